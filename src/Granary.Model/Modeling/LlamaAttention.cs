@@ -1,0 +1,104 @@
+using Granary.Model.Configuration;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Granary.Model.Modeling;
+
+/// <summary>
+/// Grouped-query self-attention over a ragged batch. Projections run once over all T tokens of the batch;
+/// attention runs per segment against that sequence's KV cache, so sequences at different positions and
+/// of different lengths share one forward without padding.
+/// </summary>
+public sealed class LlamaAttention : nn.Module
+{
+    readonly LinearLayer _q, _k, _v, _o;
+    readonly int _layerIndex, _numHeads, _numKvHeads, _headDim;
+    readonly int? _slidingWindow;
+    readonly double _scale;
+
+    public LlamaAttention(ModelConfig config, int layerIndex, ScalarType dtype, Device device) : base(nameof(LlamaAttention))
+    {
+        _layerIndex = layerIndex;
+        _numHeads = config.NumHeads;
+        _numKvHeads = config.NumKvHeads;
+        _headDim = config.HeadDim;
+        _slidingWindow = config.SlidingWindow;
+        _scale = 1.0 / Math.Sqrt(config.HeadDim);
+        _q = new LinearLayer(config.HiddenSize, _numHeads * _headDim, config.QkvBias, dtype, device);
+        _k = new LinearLayer(config.HiddenSize, _numKvHeads * _headDim, config.QkvBias, dtype, device);
+        _v = new LinearLayer(config.HiddenSize, _numKvHeads * _headDim, config.QkvBias, dtype, device);
+        _o = new LinearLayer(_numHeads * _headDim, config.HiddenSize, config.OutputBias, dtype, device);
+        register_module("q_proj", _q);
+        register_module("k_proj", _k);
+        register_module("v_proj", _v);
+        register_module("o_proj", _o);
+    }
+
+    // x: [T, D] -> [T, D]
+    public Tensor Forward(Tensor x, ForwardContext context)
+    {
+        using var scope = NewDisposeScope();
+        long numTokens = x.size(0);
+        var q = _q.forward(x).view(numTokens, _numHeads, _headDim);   // [T, H, Dh]
+        var k = _k.forward(x).view(numTokens, _numKvHeads, _headDim); // [T, Hkv, Dh]
+        var v = _v.forward(x).view(numTokens, _numKvHeads, _headDim);
+        q = RotaryEmbedding.Apply(q, context.Cos, context.Sin);
+        k = RotaryEmbedding.Apply(k, context.Cos, context.Sin);
+
+        var outputs = new List<Tensor>(context.Segments.Count);
+        long offset = 0;
+        foreach (var segment in context.Segments)
+        {
+            long n = segment.NumTokens;
+            outputs.Add(AttendSegment(segment, q.narrow(0, offset, n), k.narrow(0, offset, n), v.narrow(0, offset, n)));
+            offset += n;
+        }
+        var attended = outputs.Count == 1 ? outputs[0] : cat(outputs, dim: 0); // [T, H*Dh]
+        return _o.forward(attended).MoveToOuterDisposeScope();
+    }
+
+    // q: [n, H, Dh], k/v: [n, Hkv, Dh] -> [n, H*Dh]
+    Tensor AttendSegment(BatchSegment segment, Tensor q, Tensor k, Tensor v)
+    {
+        long n = q.size(0);
+        var newKeys = k.transpose(0, 1);   // [Hkv, n, Dh]
+        var newValues = v.transpose(0, 1);
+        Tensor keys = newKeys, values = newValues;
+        if (segment.Cache is { } cache)
+        {
+            cache.Write(_layerIndex, newKeys, newValues);
+            (keys, values) = cache.Read(_layerIndex, segment.NumTokens); // [Hkv, L, Dh]
+        }
+        long numKeys = keys.size(1);
+        int group = _numHeads / _numKvHeads;
+        // Query heads j*G .. j*G+G-1 share KV head j: fold the group into the query rows instead of
+        // repeating K/V. [n, H, Dh] -> [H, n, Dh] -> [Hkv, G*n, Dh]
+        var queries = q.transpose(0, 1).reshape(_numKvHeads, group * n, _headDim);
+        var scores = matmul(queries, keys.transpose(1, 2)).mul_(_scale); // [Hkv, G*n, L]
+        if (NeedsMask(n, numKeys))
+        {
+            var allowed = AllowedKeys(segment.StartPosition, n, numKeys, scores.device); // [n, L]
+            scores = scores.view(_numKvHeads, group, n, numKeys)
+                .masked_fill(allowed.logical_not(), double.NegativeInfinity)
+                .view(_numKvHeads, group * n, numKeys);
+        }
+        var probs = scores.softmax(-1, ScalarType.Float32).to(q.dtype);
+        var attended = matmul(probs, values);                          // [Hkv, G*n, Dh]
+        return attended.view(_numHeads, n, _headDim).transpose(0, 1).reshape(n, _numHeads * _headDim);
+    }
+
+    bool NeedsMask(long numQueries, long numKeys) =>
+        numQueries > 1 || (_slidingWindow is { } window && numKeys > window);
+
+    // Query r sits at position start + r and may see key positions p with p <= start + r
+    // (and p > start + r - window under a sliding window).
+    Tensor AllowedKeys(int start, long numQueries, long numKeys, Device device)
+    {
+        var queryPositions = arange(start, start + numQueries, int64, device).unsqueeze(1); // [n, 1]
+        var keyPositions = arange(0, numKeys, int64, device).unsqueeze(0);                   // [1, L]
+        var allowed = keyPositions.le(queryPositions);
+        if (_slidingWindow is { } window)
+            allowed = allowed.logical_and(keyPositions.gt(queryPositions - window));
+        return allowed;
+    }
+}

@@ -1,0 +1,29 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Granary.Model.Modeling;
+
+/// <summary>Root-mean-square layer norm, computed in fp32 and cast back as HF Llama does.</summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    readonly Parameter _weight;
+    readonly double _eps;
+
+    public RmsNorm(long size, double eps, ScalarType dtype, Device device) : base(nameof(RmsNorm))
+    {
+        _eps = eps;
+        _weight = new Parameter(empty([size], dtype, device), requires_grad: false);
+        register_parameter("weight", _weight);
+    }
+
+    // x: [..., D] -> [..., D]
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var x32 = x.to(float32);
+        var variance = x32.pow(2).mean([-1], keepdim: true);
+        var normalized = (x32 * rsqrt(variance + _eps)).to(x.dtype);
+        return (_weight * normalized).MoveToOuterDisposeScope();
+    }
+}

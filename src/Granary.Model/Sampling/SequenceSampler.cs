@@ -1,0 +1,78 @@
+using Granary.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Granary.Model.Sampling;
+
+/// <summary>
+/// One sequence's sampling state: its parameters, its own seeded random stream (so a request's tokens do
+/// not depend on what else is in the batch), and the tokens seen so far for the repetition penalty.
+/// </summary>
+public sealed class SequenceSampler : IDisposable
+{
+    readonly Generator _generator;
+    readonly HashSet<int> _seenTokens = [];
+
+    public SequenceSampler(SamplingParams parameters, IEnumerable<int> promptTokens)
+    {
+        Parameters = parameters;
+        Seed = parameters.Seed ?? Random.Shared.NextInt64(0, long.MaxValue);
+        _generator = new Generator((ulong)Seed, new Device(DeviceType.CPU));
+        if (parameters.RepetitionPenalty != 1.0) _seenTokens.UnionWith(promptTokens);
+    }
+
+    public SamplingParams Parameters { get; }
+
+    public long Seed { get; }
+
+    internal bool IsPlainGreedy => Parameters.IsGreedy && Parameters.RepetitionPenalty == 1.0;
+
+    /// <summary>Records an emitted token (for the repetition penalty).</summary>
+    public void Accept(int tokenId)
+    {
+        if (Parameters.RepetitionPenalty != 1.0) _seenTokens.Add(tokenId);
+    }
+
+    /// <summary>logits: [V] fp32 on CPU -> the chosen token id.</summary>
+    internal int Sample(Tensor logits)
+    {
+        using var scope = NewDisposeScope();
+        var scores = ApplyRepetitionPenalty(logits);
+        if (Parameters.IsGreedy) return (int)scores.argmax().item<long>();
+        scores = scores / Parameters.Temperature;
+        if (Parameters.TopK > 0 && Parameters.TopK < scores.size(0)) scores = KeepTopK(scores, Parameters.TopK);
+        if (Parameters.TopP < 1.0) scores = KeepTopP(scores, Parameters.TopP);
+        var probs = scores.softmax(0);
+        return (int)multinomial(probs, 1, generator: _generator).item<long>();
+    }
+
+    // HF convention: a positive logit is divided by the penalty, a negative one multiplied.
+    Tensor ApplyRepetitionPenalty(Tensor logits)
+    {
+        if (Parameters.RepetitionPenalty == 1.0 || _seenTokens.Count == 0) return logits;
+        var ids = tensor(_seenTokens.Select(t => (long)t).ToArray(), int64, logits.device);
+        var seen = logits.index_select(0, ids);
+        var penalized = where(seen.gt(0), seen / Parameters.RepetitionPenalty, seen * Parameters.RepetitionPenalty);
+        return logits.scatter(0, ids, penalized);
+    }
+
+    static Tensor KeepTopK(Tensor scores, int k)
+    {
+        var kth = scores.topk(k).values[k - 1];
+        return scores.masked_fill(scores.lt(kth), double.NegativeInfinity);
+    }
+
+    // Keep the smallest prefix of tokens (by descending probability) whose mass reaches p; the most likely
+    // token is always kept.
+    static Tensor KeepTopP(Tensor scores, double p)
+    {
+        var (sortedScores, sortedIds) = scores.sort(descending: true);
+        var sortedProbs = sortedScores.softmax(0);
+        var massBefore = sortedProbs.cumsum(0) - sortedProbs;
+        var dropSorted = massBefore.ge(p);
+        var drop = zeros_like(dropSorted).scatter(0, sortedIds, dropSorted);
+        return scores.masked_fill(drop, double.NegativeInfinity);
+    }
+
+    public void Dispose() => _generator.Dispose();
+}
