@@ -1,1 +1,3 @@
-return 0;
+using Granary.Server.Cli;
+
+return GranaryCli.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,91 @@
+using Granary.Abstractions;
+using Granary.Model.Checkpoints;
+using Granary.Model.Configuration;
+using Granary.Model.Modeling;
+using Granary.Model.Runtime;
+using Granary.Model.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Granary.Model.Loading;
+
+/// <summary>
+/// Loads a Hugging Face model folder: config.json, safetensors weights (single file or sharded index),
+/// and the tokenizer. Each weight is copied from the memory-mapped file straight into its parameter, so
+/// peak memory is the model plus one tensor.
+/// </summary>
+public static class ModelLoader
+{
+    public static LoadedModel Load(string modelDir, ModelLoadOptions options, IProgress<LoadProgress>? progress = null)
+    {
+        var config = ModelConfigJson.Load(modelDir);
+        var tokenizer = TextTokenizer.Load(modelDir);
+        CheckTokenizerFitsModel(tokenizer, config, modelDir);
+        var dtype = options.DType ?? RunDType.TryParse(config.TorchDtype) ?? ScalarType.Float32;
+        var device = ParseDevice(options.Device);
+        using var checkpoint = CheckpointReader.Open(modelDir);
+        var network = new LlamaForCausalLM(config, dtype, device);
+        try
+        {
+            LoadWeights(network, checkpoint, progress);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+        return new LoadedModel(modelDir, new CausalLm(network), tokenizer);
+    }
+
+    static void LoadWeights(LlamaForCausalLM network, CheckpointReader checkpoint, IProgress<LoadProgress>? progress)
+    {
+        var parameters = network.named_parameters().ToList();
+        foreach (var (name, parameter) in parameters) CheckPresentWithShape(checkpoint, name, parameter.shape);
+        long totalBytes = parameters.Sum(p => p.parameter.NumberOfElements * p.parameter.ElementSize);
+        long loadedBytes = 0;
+        using var noGrad = no_grad();
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            var (name, parameter) = parameters[i];
+            using (var weights = checkpoint.Read(name, parameter.dtype, parameter.device))
+                parameter.copy_(weights);
+            loadedBytes += parameter.NumberOfElements * parameter.ElementSize;
+            progress?.Report(new LoadProgress(i + 1, parameters.Count, loadedBytes, totalBytes));
+        }
+    }
+
+    static void CheckPresentWithShape(CheckpointReader checkpoint, string name, long[] expectedShape)
+    {
+        if (!checkpoint.Contains(name))
+            throw new GranaryUserError($"checkpoint in {checkpoint.Directory} has no tensor \"{name}\" (does config.json match the weights?)");
+        long[] shape = checkpoint.Info(name).Shape;
+        if (!shape.SequenceEqual(expectedShape))
+            throw new GranaryUserError(
+                $"checkpoint in {checkpoint.Directory}: tensor \"{name}\" has shape [{string.Join(", ", shape)}] but config.json implies [{string.Join(", ", expectedShape)}]");
+    }
+
+    // Checkpoints may pad the embedding past the tokenizer (Qwen2: 151936 rows for 151665 tokens), so a
+    // smaller tokenizer is fine; one with ids past the embedding, or less than half its size, is another
+    // model's tokenizer.
+    static void CheckTokenizerFitsModel(TextTokenizer tokenizer, ModelConfig config, string modelDir)
+    {
+        if (tokenizer.VocabSize > config.VocabSize || tokenizer.VocabSize < config.VocabSize / 2)
+            throw new GranaryUserError(
+                $"tokenizer in {modelDir} has {tokenizer.VocabSize} tokens but config.json has vocab_size {config.VocabSize}: the tokenizer does not belong to this model");
+    }
+
+    public static Device ParseDevice(string device)
+    {
+        try
+        {
+            var parsed = torch.device(device);
+            if (parsed.type == DeviceType.CUDA && !cuda.is_available())
+                throw new GranaryUserError($"--device {device}: CUDA is not available in this build (build with -p:TorchDevice=cuda on a machine with a GPU)");
+            return parsed;
+        }
+        catch (ArgumentException)
+        {
+            throw new GranaryUserError($"--device: unknown device \"{device}\"; use cpu, cuda or cuda:N");
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using Granary.Abstractions;
+
+namespace Granary.Server.Cli;
+
+/// <summary>
+/// The `granary` command line. Every verb reports bad input as one line on stderr naming the flag or file,
+/// with exit code 2, and never a stack trace (set GRANARY_DEBUG=1 to see one for unexpected failures).
+/// </summary>
+public static class GranaryCli
+{
+    public const int ExitOk = 0;
+    public const int ExitUsage = 2;
+    public const int ExitFailure = 1;
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("Granary: a distributed LLM inference cluster on Orleans and TorchSharp.");
+        root.Subcommands.Add(GenerateCommand.Create(stdout, stderr));
+        root.Subcommands.Add(BenchCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ModelCommand.Create(stdout, stderr));
+        var parse = root.Parse(args);
+        var configuration = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+        try
+        {
+            return parse.Invoke(configuration);
+        }
+        catch (Exception e) when (Unwrap(e) is GranaryUserError userError)
+        {
+            stderr.WriteLine($"error: {userError.Message}");
+            return ExitUsage;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("GRANARY_DEBUG") != "1")
+        {
+            var inner = Unwrap(e);
+            stderr.WriteLine($"error: {inner.GetType().Name}: {inner.Message.Split('\n')[0]} (set GRANARY_DEBUG=1 for details)");
+            return ExitFailure;
+        }
+    }
+
+    static Exception Unwrap(Exception e)
+    {
+        while (e is AggregateException or System.Reflection.TargetInvocationException or TypeInitializationException && e.InnerException is not null)
+            e = e.InnerException!;
+        return e;
+    }
+}
