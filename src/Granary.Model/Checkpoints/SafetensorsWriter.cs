@@ -15,14 +15,23 @@ public static class SafetensorsWriter
     public static void Write(string path, IReadOnlyList<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var header = BuildHeader(tensors, metadata);
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 20);
-        Span<byte> prefix = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
-        stream.Write(prefix);
-        stream.Write(header);
-        foreach (var (_, tensor) in tensors)
+        try
         {
-            WriteTensorBytes(stream, tensor);
+            using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 20);
+            Span<byte> prefix = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+            stream.Write(prefix);
+            stream.Write(header);
+            foreach (var (_, tensor) in tensors)
+            {
+                WriteTensorBytes(stream, tensor);
+            }
+        }
+        catch
+        {
+            // A half-written file would later read as "truncated"; leave nothing rather than that.
+            File.Delete(path);
+            throw;
         }
     }
 
