@@ -62,7 +62,8 @@ public sealed class Sequence : IDisposable
         {
             emitted = _stopMatcher.Append(_decoder.Push(tokenId));
             if (_stopMatcher.IsStopped) FinishReason = Abstractions.FinishReason.Stop;
-            else if (_outputTokenIds.Count >= Request.Sampling.MaxTokens || !Cache.CanAppend(1))
+            // The cache was sized min(context, prompt + max_tokens): reaching it is running out of either.
+            else if (Request.PromptTokenIds.Count + _outputTokenIds.Count >= Cache.Capacity)
                 FinishReason = Abstractions.FinishReason.Length;
             if (FinishReason == Abstractions.FinishReason.Length)
                 emitted += _stopMatcher.Append(_decoder.Flush()) + _stopMatcher.Flush();
