@@ -58,8 +58,11 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public bool Contains(string name) => Tensors.ContainsKey(name);
 
     /// <summary>The whole tensor, converted to <paramref name="dtype"/> on <paramref name="device"/>.</summary>
-    public Tensor Read(string name, ScalarType dtype, Device device) =>
-        Load(Info(name), SliceLayout.Whole(Info(name)), dtype, device);
+    public Tensor Read(string name, ScalarType dtype, Device device)
+    {
+        var entry = Info(name);
+        return Load(entry, SliceLayout.Whole(entry), dtype, device);
+    }
 
     /// <summary>
     /// Elements [<paramref name="start"/>, start + <paramref name="length"/>) along <paramref name="dim"/>
