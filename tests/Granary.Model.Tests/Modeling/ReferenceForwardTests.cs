@@ -42,6 +42,28 @@ public sealed class ReferenceForwardTests
     }
 
     [Fact]
+    public void Mistral_sliding_window_matches_the_reference_in_full_and_incremental_forwards()
+    {
+        var config = TinyModels.Config(ModelArchitecture.Mistral) with { SlidingWindow = 5 };
+        using var model = TinyModels.Create(config, seed: 17);
+        int[] tokens = TinyModels.RandomTokens(14, config.VocabSize, seed: 2);
+        var weights = model.Network.named_parameters().ToDictionary(p => p.name, p => p.parameter.data<float>().ToArray());
+        var invFreq = RotaryEmbedding.InverseFrequencies(config.HeadDim, config.RopeTheta, null);
+        var reference = new ScalarReferenceLlama(config, weights).Forward(tokens, invFreq);
+
+        using var cache = model.NewCache(tokens.Length);
+        using var prefill = model.Step([new StepInput(cache, tokens[..4], AllLogits: true)]);
+        var rows = Enumerable.Range(0, 4).Select(t => prefill[t].data<float>().ToArray()).ToList();
+        for (int t = 4; t < tokens.Length; t++)
+        {
+            using var step = model.Step([new StepInput(cache, [tokens[t]])]);
+            rows.Add(step[0].data<float>().ToArray());
+        }
+        double maxDiff = rows.SelectMany((row, t) => row.Select((v, i) => Math.Abs(v - reference[t][i]))).Max();
+        Assert.True(maxDiff <= 1e-4, $"max |diff| vs scalar reference = {maxDiff:E3}");
+    }
+
+    [Fact]
     public void Llama3_rope_scaling_keeps_high_frequencies_and_divides_low_ones()
     {
         var scaling = new RopeScaling("llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 8192);

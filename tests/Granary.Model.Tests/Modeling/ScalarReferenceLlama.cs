@@ -45,8 +45,10 @@ internal sealed class ScalarReferenceLlama(ModelConfig config, IReadOnlyDictiona
             for (int head = 0; head < _h; head++)
             {
                 int kvHead = head / (_h / _kvh);
-                var scores = new double[t + 1];
-                for (int u = 0; u <= t; u++)
+                // Mistral's sliding window: position t sees t - window + 1 .. t.
+                int first = config.SlidingWindow is { } window ? Math.Max(0, t - window + 1) : 0;
+                var scores = Enumerable.Repeat(double.NegativeInfinity, t + 1).ToArray();
+                for (int u = first; u <= t; u++)
                 {
                     double dot = 0;
                     for (int i = 0; i < _dh; i++) dot += q[t][head * _dh + i] * k[u][kvHead * _dh + i];
@@ -55,7 +57,7 @@ internal sealed class ScalarReferenceLlama(ModelConfig config, IReadOnlyDictiona
                 double max = scores.Max();
                 var e = scores.Select(z => Math.Exp(z - max)).ToArray();
                 double sum = e.Sum();
-                for (int u = 0; u <= t; u++)
+                for (int u = first; u <= t; u++)
                     for (int i = 0; i < _dh; i++)
                         output[t][head * _dh + i] += e[u] / sum * v[u][kvHead * _dh + i];
             }
