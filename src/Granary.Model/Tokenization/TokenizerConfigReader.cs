@@ -25,10 +25,22 @@ internal static class TokenizerConfigReader
         }
         // Newer transformers versions keep the template in its own file.
         string templatePath = Path.Combine(modelDir, ChatTemplateFile);
-        if (template is null && File.Exists(templatePath)) template = File.ReadAllText(templatePath);
+        if (template is null && File.Exists(templatePath)) template = ReadText(templatePath);
 
         var (generationBos, generationEos) = ReadGenerationConfig(Path.Combine(modelDir, GenerationConfigFile));
         return new TokenizerConfigValues(bos, eos, addBos, template, generationBos, generationEos);
+    }
+
+    private static string ReadText(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw TokenizerFileError.Create(path, "cannot be read: " + error.Message, error);
+        }
     }
 
     private static JsonElement RequireObject(JsonDocument document, string path) =>

@@ -91,7 +91,6 @@ public static class TokenizerJsonWriter
         json.WriteNull("end_of_word_suffix");
         json.WriteBoolean("fuse_unk", false);
         json.WriteBoolean("byte_fallback", false);
-        json.WriteBoolean("ignore_merges", false);
         json.WriteStartObject("vocab");
         for (int id = 0; id < model.Tokens.Count; id++) json.WriteNumber(model.Tokens[id], id);
         json.WriteEndObject();
