@@ -12,12 +12,21 @@ namespace Granary.Model.KvCache;
 public sealed class SequenceKvCache : IDisposable
 {
     readonly Tensor _buffer;
+    readonly Tensor[] _keys, _values; // per layer: [kvHeads, capacity, headDim] views of _buffer, made once
 
     public SequenceKvCache(int numLayers, int numKvHeads, int headDim, int capacity, ScalarType dtype, Device device)
     {
         if (capacity <= 0) throw new ArgumentOutOfRangeException(nameof(capacity), "KV cache capacity must be positive");
         Capacity = capacity;
-        _buffer = empty([numLayers, 2, numKvHeads, capacity, headDim], dtype, device);
+        // The cache outlives any forward: keep it out of whatever dispose scope is open.
+        _buffer = empty([numLayers, 2, numKvHeads, capacity, headDim], dtype, device).DetachFromDisposeScope();
+        _keys = new Tensor[numLayers];
+        _values = new Tensor[numLayers];
+        for (int layer = 0; layer < numLayers; layer++)
+        {
+            _keys[layer] = _buffer[layer, 0].DetachFromDisposeScope();
+            _values[layer] = _buffer[layer, 1].DetachFromDisposeScope();
+        }
     }
 
     public int Capacity { get; }
@@ -37,21 +46,15 @@ public sealed class SequenceKvCache : IDisposable
         long n = keys.size(1);
         if (Length + n > Capacity)
             throw new InvalidOperationException($"KV cache full: {Length} + {n} tokens exceed capacity {Capacity}");
-        using var layerKv = _buffer[layer];
-        using var k = layerKv[0].narrow(1, Length, n);
-        using var v = layerKv[1].narrow(1, Length, n);
+        using var k = _keys[layer].narrow(1, Length, n);
+        using var v = _values[layer].narrow(1, Length, n);
         k.copy_(keys);
         v.copy_(values);
     }
 
     /// <summary>Views of keys and values [kvHeads, Length + numPending, headDim] of one layer.</summary>
-    public (Tensor Keys, Tensor Values) Read(int layer, int numPending)
-    {
-        using var layerKv = _buffer[layer];
-        using var k = layerKv[0];
-        using var v = layerKv[1];
-        return (k.narrow(1, 0, Length + numPending), v.narrow(1, 0, Length + numPending));
-    }
+    public (Tensor Keys, Tensor Values) Read(int layer, int numPending) =>
+        (_keys[layer].narrow(1, 0, Length + numPending), _values[layer].narrow(1, 0, Length + numPending));
 
     public void Advance(int numTokens)
     {
@@ -65,5 +68,9 @@ public sealed class SequenceKvCache : IDisposable
         Length = length;
     }
 
-    public void Dispose() => _buffer.Dispose();
+    public void Dispose()
+    {
+        foreach (var view in _keys.Concat(_values)) view.Dispose();
+        _buffer.Dispose();
+    }
 }

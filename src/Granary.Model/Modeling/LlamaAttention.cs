@@ -42,7 +42,8 @@ public sealed class LlamaAttention : nn.Module
         var q = _q.forward(x).view(numTokens, _numHeads, _headDim);   // [T, H, Dh]
         var k = _k.forward(x).view(numTokens, _numKvHeads, _headDim); // [T, Hkv, Dh]
         var v = _v.forward(x).view(numTokens, _numKvHeads, _headDim);
-        q = RotaryEmbedding.Apply(q, context.Cos, context.Sin);
+        // Scaling q once here instead of every segment's scores: exact for power-of-two head dims.
+        q = RotaryEmbedding.Apply(q, context.Cos, context.Sin).mul_(_scale);
         k = RotaryEmbedding.Apply(k, context.Cos, context.Sin);
 
         var outputs = new List<Tensor>(context.Segments.Count);
@@ -57,7 +58,9 @@ public sealed class LlamaAttention : nn.Module
         return _o.forward(attended).MoveToOuterDisposeScope();
     }
 
-    // q: [n, H, Dh], k/v: [n, Hkv, Dh] -> [n, H*Dh]
+    // q: [n, H, Dh] (already scaled), k/v: [n, Hkv, Dh] -> [n, H*Dh].
+    // NOTE: this runs once per sequence per layer, so it keeps its TorchSharp calls few: each costs
+    // microseconds of overhead, which is the whole budget of a small decode step.
     Tensor AttendSegment(BatchSegment segment, Tensor q, Tensor k, Tensor v)
     {
         long n = q.size(0);
@@ -72,9 +75,9 @@ public sealed class LlamaAttention : nn.Module
         long numKeys = keys.size(1);
         int group = _numHeads / _numKvHeads;
         // Query heads j*G .. j*G+G-1 share KV head j: fold the group into the query rows instead of
-        // repeating K/V. [n, H, Dh] -> [H, n, Dh] -> [Hkv, G*n, Dh]
-        var queries = q.transpose(0, 1).reshape(_numKvHeads, group * n, _headDim);
-        var scores = matmul(queries, keys.transpose(1, 2)).mul_(_scale); // [Hkv, G*n, L]
+        // repeating K/V. [n, H, Dh] -> [H, n, Dh] -> [Hkv, G*n, Dh] (a plain view when n = 1).
+        var queries = n == 1 ? q.view(_numKvHeads, group, _headDim) : q.transpose(0, 1).reshape(_numKvHeads, group * n, _headDim);
+        var scores = matmul(queries, keys.transpose(1, 2)); // [Hkv, G*n, L]
         if (NeedsMask(n, numKeys))
         {
             var allowed = AllowedKeys(segment.StartPosition, n, numKeys, scores.device); // [n, L]
@@ -82,9 +85,11 @@ public sealed class LlamaAttention : nn.Module
                 .masked_fill(allowed.logical_not(), double.NegativeInfinity)
                 .view(_numKvHeads, group * n, numKeys);
         }
-        var probs = scores.softmax(-1, ScalarType.Float32).to(q.dtype);
-        var attended = matmul(probs, values);                          // [Hkv, G*n, Dh]
-        return attended.view(_numHeads, n, _headDim).transpose(0, 1).reshape(n, _numHeads * _headDim);
+        var probs = scores.dtype == ScalarType.Float32 ? scores.softmax(-1) : scores.softmax(-1, ScalarType.Float32).to(q.dtype);
+        var attended = matmul(probs, values);               // [Hkv, G*n, Dh]
+        return n == 1
+            ? attended.view(1, _numHeads * _headDim)
+            : attended.view(_numHeads, n, _headDim).transpose(0, 1).reshape(n, _numHeads * _headDim);
     }
 
     bool NeedsMask(long numQueries, long numKeys) =>
