@@ -1,0 +1,58 @@
+using System.Diagnostics;
+
+namespace Granary.Server.Tests.Support;
+
+/// <summary>Runs the real `granary` executable (`dotnet granary.dll ...`) with a timeout, so a hang fails the test.</summary>
+public static class GranaryProcess
+{
+    /// <summary>The Server project's build output, which the build copies next to the test assembly.</summary>
+    public static string DllPath
+    {
+        get
+        {
+            string path = Path.Combine(AppContext.BaseDirectory, "granary.dll");
+            Assert.True(File.Exists(path), $"granary.dll not found next to the test assembly in {AppContext.BaseDirectory}");
+            return path;
+        }
+    }
+
+    public static CliResult Run(TimeSpan timeout, params string[] args)
+    {
+        var start = new ProcessStartInfo(DotnetHost())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        start.ArgumentList.Add(DllPath);
+        foreach (string arg in args) start.ArgumentList.Add(arg);
+        start.Environment.Remove("GRANARY_DEBUG");
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            process.WaitForExit(5000);
+            Assert.Fail($"granary {string.Join(' ', args)} did not exit within {timeout.TotalSeconds:F0} s\nstdout: {Drain(stdout)}\nstderr: {Drain(stderr)}");
+        }
+        process.WaitForExit(); // flushes the redirected streams
+        return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    static string Drain(Task<string> output) => output.Wait(TimeSpan.FromSeconds(2)) ? output.Result : "(not available)";
+
+    /// <summary>The dotnet host running these tests, else `dotnet` on the PATH.</summary>
+    static string DotnetHost()
+    {
+        string? root = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+        if (!string.IsNullOrEmpty(root) && File.Exists(root)) return root;
+        string? current = Environment.ProcessPath;
+        if (current is not null && Path.GetFileNameWithoutExtension(current).Equals("dotnet", StringComparison.OrdinalIgnoreCase)) return current;
+        return "dotnet";
+    }
+}
