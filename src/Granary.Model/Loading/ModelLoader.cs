@@ -74,18 +74,24 @@ public static class ModelLoader
                 $"tokenizer in {modelDir} has {tokenizer.VocabSize} tokens but config.json has vocab_size {config.VocabSize}: the tokenizer does not belong to this model");
     }
 
+    /// <summary>"cpu", "cuda" or "cuda:N", checked against what this build and machine have.</summary>
     public static Device ParseDevice(string device)
     {
+        string name = device.Trim().ToLowerInvariant();
+        if (name == "cpu") return new Device(DeviceType.CPU);
+        bool isCuda = name == "cuda" || (name.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(name[5..], out int index) && index >= 0);
+        if (!isCuda) throw new GranaryUserError($"--device: unknown device \"{device}\"; use cpu, cuda or cuda:N");
+        bool available;
         try
         {
-            var parsed = torch.device(device);
-            if (parsed.type == DeviceType.CUDA && !cuda.is_available())
-                throw new GranaryUserError($"--device {device}: CUDA is not available in this build (build with -p:TorchDevice=cuda on a machine with a GPU)");
-            return parsed;
+            available = cuda.is_available();
         }
-        catch (ArgumentException)
+        catch (InvalidOperationException)
         {
-            throw new GranaryUserError($"--device: unknown device \"{device}\"; use cpu, cuda or cuda:N");
+            available = false; // a CPU-only libtorch cannot even initialise the CUDA backend
         }
+        if (!available)
+            throw new GranaryUserError($"--device {device}: CUDA is not available (this is a CPU build or the machine has no GPU; build with -p:TorchDevice=cuda)");
+        return torch.device(name);
     }
 }

@@ -20,6 +20,7 @@ public static class ModelSynthesizer
     public static ModelConfig Synthesize(string outDir, SynthesisOptions options)
     {
         if (options.Validate() is { } problem) throw new GranaryUserError(problem);
+        if (File.Exists(outDir)) throw new GranaryUserError($"--out {outDir} is a file; name a folder");
         Directory.CreateDirectory(outDir);
         var family = options.Architecture == ModelArchitecture.Qwen2 ? ChatTemplateFamily.ChatML : ChatTemplateFamily.Llama3;
         var (bos, eos) = family == ChatTemplateFamily.ChatML ? ("<|endoftext|>", "<|im_end|>") : ("<|begin_of_text|>", "<|end_of_text|>");

@@ -35,6 +35,7 @@ public sealed record SynthesisOptions
         if (IntermediateSize < 1) return "--intermediate must be >= 1";
         if (VocabSize < 300) return $"--vocab must be >= 300 (256 byte tokens, special tokens and some merges; got {VocabSize})";
         if (MaxPositionEmbeddings < 16) return "--max-position must be >= 16";
+        if (MaxShardBytes is < 1024) return $"--shard-size-mb must be at least 1 KiB (got {MaxShardBytes} bytes)";
         return null;
     }
 }

@@ -20,6 +20,13 @@ public static class GranaryCli
         root.Subcommands.Add(BenchCommand.Create(stdout, stderr));
         root.Subcommands.Add(ModelCommand.Create(stdout, stderr));
         var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // Usage mistakes go to stderr only, so a script reading stdout (e.g. --json) never gets help text.
+            foreach (var error in parse.Errors) stderr.WriteLine($"error: {error.Message}");
+            stderr.WriteLine($"run '{CommandPath(parse.CommandResult)} --help' for usage");
+            return ExitUsage;
+        }
         var configuration = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
         {
@@ -36,6 +43,15 @@ public static class GranaryCli
             stderr.WriteLine($"error: {inner.GetType().Name}: {inner.Message.Split('\n')[0]} (set GRANARY_DEBUG=1 for details)");
             return ExitFailure;
         }
+    }
+
+    // "granary model synth": the root's own name is whatever hosts us (e.g. a test runner), so it is fixed here.
+    static string CommandPath(System.CommandLine.Parsing.CommandResult result)
+    {
+        var names = new List<string>();
+        for (var r = result; r is not null && r.Command is not RootCommand; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            names.Insert(0, r.Command.Name);
+        return string.Join(' ', ["granary", .. names]);
     }
 
     static Exception Unwrap(Exception e)
