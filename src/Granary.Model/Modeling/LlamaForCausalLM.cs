@@ -17,6 +17,8 @@ public sealed class LlamaForCausalLM : nn.Module
     readonly LinearLayer? _lmHead; // null when tied to the embeddings
     readonly RotaryEmbedding _rotary;
 
+    static LlamaForCausalLM() => Runtime.TorchRuntime.EnsureInitialized();
+
     public LlamaForCausalLM(ModelConfig config, ScalarType dtype, Device device) : base(nameof(LlamaForCausalLM))
     {
         Config = config;

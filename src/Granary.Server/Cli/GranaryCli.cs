@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Granary.Abstractions;
+using Granary.Model.Runtime;
 
 namespace Granary.Server.Cli;
 
@@ -15,6 +16,7 @@ public static class GranaryCli
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        TorchRuntime.EnsureInitialized();
         var root = new RootCommand("Granary: a distributed LLM inference cluster on Orleans and TorchSharp.");
         root.Subcommands.Add(GenerateCommand.Create(stdout, stderr));
         root.Subcommands.Add(BenchCommand.Create(stdout, stderr));

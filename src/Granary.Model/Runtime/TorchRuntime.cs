@@ -1,0 +1,64 @@
+using System.Runtime.InteropServices;
+
+namespace Granary.Model.Runtime;
+
+/// <summary>
+/// Process-wide libtorch settings that must be in place before the first tensor op.
+/// <para>
+/// libtorch's x86 build does BLAS through Intel MKL, which on AMD CPUs picks a slow generic path for
+/// small-M GEMMs — exactly the shape of batched decode (M = batch size). Pinning MKL's code branch with
+/// MKL_CBWR measured 1.5-2x faster at batch 4-16 on an AMD EPYC (AVX-512) host, and no slower at batch 1.
+/// MKL reads the variable from the native environment once, so it is set through libc's setenv; a value
+/// the user set is kept, Intel hosts are left alone, and GRANARY_MKL_TUNING=0 turns this off.
+/// </para>
+/// </summary>
+public static partial class TorchRuntime
+{
+    static readonly object Gate = new();
+    static bool _initialized;
+
+    public static void EnsureInitialized()
+    {
+        lock (Gate)
+        {
+            if (_initialized) return;
+            _initialized = true;
+            ConfigureMklForAmd();
+        }
+    }
+
+    static void ConfigureMklForAmd()
+    {
+        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return;
+        if (Environment.GetEnvironmentVariable("MKL_CBWR") is not null) return;
+        if (Environment.GetEnvironmentVariable("GRANARY_MKL_TUNING") == "0") return;
+        string cpuInfo;
+        try
+        {
+            cpuInfo = File.ReadAllText("/proc/cpuinfo");
+        }
+        catch (IOException)
+        {
+            return;
+        }
+        if (!cpuInfo.Contains("AuthenticAMD", StringComparison.Ordinal)) return;
+        string branch = cpuInfo.Contains(" avx512f", StringComparison.Ordinal) ? "AVX512" : "AVX2";
+        SetNativeEnvironmentVariable("MKL_CBWR", branch);
+    }
+
+    static void SetNativeEnvironmentVariable(string name, string value)
+    {
+        Environment.SetEnvironmentVariable(name, value);
+        try
+        {
+            _ = setenv(name, value, overwrite: 0);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // Not glibc: MKL keeps its default branch, which is only slower, never wrong.
+        }
+    }
+
+    [LibraryImport("libc.so.6", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int setenv(string name, string value, int overwrite);
+}
