@@ -1,3 +1,4 @@
+using Granary.TestKit;
 using System.Text;
 using Granary.Abstractions;
 using Granary.Model.Checkpoints;
@@ -9,7 +10,7 @@ namespace Granary.Model.Tests.Checkpoints;
 /// <summary>Every bad input is a <see cref="GranaryUserError"/> with one line naming the file (or folder) at fault.</summary>
 public sealed class BadCheckpointTests : IDisposable
 {
-    private readonly TempFolder folder = new();
+    private readonly TempDirectory folder = new();
 
     [Fact]
     public void Missing_folder()
@@ -21,7 +22,7 @@ public sealed class BadCheckpointTests : IDisposable
     [Fact]
     public void Folder_without_safetensors()
     {
-        File.WriteAllText(folder.File("config.json"), "{}");
+        File.WriteAllText(folder.Combine("config.json"), "{}");
         AssertUserError(() => CheckpointReader.Open(folder.Path), folder.Path, "no model.safetensors");
     }
 
@@ -71,7 +72,7 @@ public sealed class BadCheckpointTests : IDisposable
     [InlineData("{\"__metadata__\": {\"n\": 3}}", "not a string")]
     public void Malformed_headers(string json, string problem)
     {
-        var path = folder.File("bad.safetensors");
+        var path = folder.Combine("bad.safetensors");
         var header = Encoding.UTF8.GetBytes(json);
         File.WriteAllBytes(path, [.. BitConverter.GetBytes((ulong)header.Length), .. header, .. new byte[8]]);
         AssertUserError(() => SafetensorsFile.Open(path), "bad.safetensors in " + folder.Path, problem);
@@ -80,7 +81,7 @@ public sealed class BadCheckpointTests : IDisposable
     [Fact]
     public void Dtype_without_a_torch_type_parses_but_cannot_be_read()
     {
-        var path = folder.File("u16.safetensors");
+        var path = folder.Combine("u16.safetensors");
         var header = Encoding.UTF8.GetBytes("{\"a\": {\"dtype\": \"U16\", \"shape\": [4], \"data_offsets\": [0, 8]}}");
         File.WriteAllBytes(path, [.. BitConverter.GetBytes((ulong)header.Length), .. header, .. new byte[8]]);
         using var file = SafetensorsFile.Open(path);
@@ -102,7 +103,7 @@ public sealed class BadCheckpointTests : IDisposable
     public void Index_listing_a_tensor_its_shard_lacks()
     {
         WriteShards();
-        var indexPath = folder.File("model.safetensors.index.json");
+        var indexPath = folder.Combine("model.safetensors.index.json");
         var firstShard = Path.GetFileName(Directory.GetFiles(folder.Path, "model-*.safetensors").Order().First());
         File.WriteAllText(indexPath, File.ReadAllText(indexPath).Replace("\"weight_map\": {", $"\"weight_map\": {{\"ghost.weight\": \"{firstShard}\","));
         AssertUserError(() => CheckpointReader.Open(folder.Path), firstShard + " in " + folder.Path, "\"ghost.weight\"");
@@ -135,7 +136,7 @@ public sealed class BadCheckpointTests : IDisposable
     private string WriteSingleFile()
     {
         var tensors = MixedFloats(seed: 5);
-        var path = folder.File("model.safetensors");
+        var path = folder.Combine("model.safetensors");
         SafetensorsWriter.Write(path, tensors);
         DisposeAll(tensors);
         return path;

@@ -1,3 +1,4 @@
+using Granary.TestKit;
 using System.Text;
 using Granary.Model.Checkpoints;
 using static TorchSharp.torch;
@@ -17,8 +18,8 @@ public sealed class HandWrittenHeaderTests
     [Fact]
     public void Parses_a_python_style_header_with_metadata_and_padding()
     {
-        using var folder = new TempFolder();
-        var path = folder.File("model.safetensors");
+        using var folder = new TempDirectory();
+        var path = folder.Combine("model.safetensors");
         File.WriteAllBytes(path, PythonStyleFile());
 
         using var file = SafetensorsFile.Open(path);
@@ -37,8 +38,8 @@ public sealed class HandWrittenHeaderTests
     [Fact]
     public void Checkpoint_reader_opens_a_lone_model_safetensors()
     {
-        using var folder = new TempFolder();
-        File.WriteAllBytes(folder.File("model.safetensors"), PythonStyleFile());
+        using var folder = new TempDirectory();
+        File.WriteAllBytes(folder.Combine("model.safetensors"), PythonStyleFile());
 
         using var reader = CheckpointReader.Open(folder.Path);
 

@@ -1,3 +1,4 @@
+using Granary.TestKit;
 using Granary.Model.Checkpoints;
 using static Granary.Model.Tests.Checkpoints.CheckpointTestData;
 using static TorchSharp.torch;
@@ -6,7 +7,7 @@ namespace Granary.Model.Tests.Checkpoints;
 
 public sealed class ReadSliceTests : IDisposable
 {
-    private readonly TempFolder folder = new();
+    private readonly TempDirectory folder = new();
     private readonly Tensor matrix = Random(21, ScalarType.BFloat16, 12, 10);
     private readonly Tensor cube = Random(22, ScalarType.Float32, 4, 6, 5);
     private readonly CheckpointReader reader;

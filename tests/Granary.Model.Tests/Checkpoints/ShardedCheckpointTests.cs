@@ -1,3 +1,4 @@
+using Granary.TestKit;
 using System.Text.Json;
 using Granary.Model.Checkpoints;
 using static Granary.Model.Tests.Checkpoints.CheckpointTestData;
@@ -10,10 +11,10 @@ public sealed class ShardedCheckpointTests
     [Fact]
     public void Sharded_and_single_file_checkpoints_load_the_same_tensors()
     {
-        using var singleFolder = new TempFolder();
-        using var shardedFolder = new TempFolder();
+        using var singleFolder = new TempDirectory();
+        using var shardedFolder = new TempDirectory();
         var tensors = MixedFloats(seed: 42);
-        SafetensorsWriter.Write(singleFolder.File("model.safetensors"), tensors);
+        SafetensorsWriter.Write(singleFolder.Combine("model.safetensors"), tensors);
         SafetensorsWriter.WriteSharded(shardedFolder.Path, tensors, maxShardBytes: 5000);
 
         using var single = CheckpointReader.Open(singleFolder.Path);
@@ -34,12 +35,12 @@ public sealed class ShardedCheckpointTests
     [Fact]
     public void Writes_hugging_face_shard_names_and_index()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDirectory();
         var tensors = MixedFloats(seed: 1);
         SafetensorsWriter.WriteSharded(folder.Path, tensors, maxShardBytes: 6000);
 
         var shardFiles = Directory.GetFiles(folder.Path, "model-*.safetensors").Select(Path.GetFileName).Order().ToList();
-        using var index = JsonDocument.Parse(File.ReadAllText(folder.File("model.safetensors.index.json")));
+        using var index = JsonDocument.Parse(File.ReadAllText(folder.Combine("model.safetensors.index.json")));
         var weightMap = index.RootElement.GetProperty("weight_map").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString());
         var expectedTotal = tensors.Sum(pair => pair.Value.numel() * pair.Value.element_size());
 
@@ -54,7 +55,7 @@ public sealed class ShardedCheckpointTests
     [Fact]
     public void A_tensor_larger_than_the_shard_limit_gets_a_shard_of_its_own()
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDirectory();
         using var big = Random(9, ScalarType.Float32, 100);
         using var small = Random(10, ScalarType.Float32, 2);
         SafetensorsWriter.WriteSharded(folder.Path, [new("small", small), new("big", big)], maxShardBytes: 64);

@@ -1,3 +1,4 @@
+using Granary.TestKit;
 using System.Diagnostics;
 using System.Text;
 using Granary.Model.Tokenization;
@@ -42,12 +43,12 @@ public sealed class ByteLevelBpeTrainerTests
     [Fact]
     public void Training_is_deterministic_down_to_the_written_file()
     {
-        using var first = new TempFolder();
-        using var second = new TempFolder();
-        TokenizerJsonWriter.Write(first.File("tokenizer.json"), ByteLevelBpeTrainer.Train(SampleCorpus.Texts, 2000, Specials));
-        TokenizerJsonWriter.Write(second.File("tokenizer.json"), ByteLevelBpeTrainer.Train(SampleCorpus.Texts, 2000, Specials));
+        using var first = new TempDirectory();
+        using var second = new TempDirectory();
+        TokenizerJsonWriter.Write(first.Combine("tokenizer.json"), ByteLevelBpeTrainer.Train(SampleCorpus.Texts, 2000, Specials));
+        TokenizerJsonWriter.Write(second.Combine("tokenizer.json"), ByteLevelBpeTrainer.Train(SampleCorpus.Texts, 2000, Specials));
 
-        Assert.Equal(File.ReadAllBytes(first.File("tokenizer.json")), File.ReadAllBytes(second.File("tokenizer.json")));
+        Assert.Equal(File.ReadAllBytes(first.Combine("tokenizer.json")), File.ReadAllBytes(second.Combine("tokenizer.json")));
     }
 
     [Fact]

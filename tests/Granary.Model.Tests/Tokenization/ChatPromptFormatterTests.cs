@@ -1,3 +1,4 @@
+using Granary.TestKit;
 using Granary.Model.Tokenization;
 
 namespace Granary.Model.Tests.Tokenization;
@@ -77,10 +78,10 @@ public sealed class ChatPromptFormatterTests
     [InlineData(ChatTemplateFamily.None)]
     public void Written_config_is_detected_as_its_family(ChatTemplateFamily family)
     {
-        using var folder = new TempFolder();
+        using var folder = new TempDirectory();
         var markers = ChatPromptFormatter.MarkerTokens(family);
         var model = ByteLevelBpeTrainer.Train(SampleCorpus.Texts, 400, markers);
-        TokenizerJsonWriter.Write(folder.File("tokenizer.json"), model);
+        TokenizerJsonWriter.Write(folder.Combine("tokenizer.json"), model);
         TokenizerConfigWriter.Write(folder.Path, markers[0], markers.Count > 1 ? markers[1] : markers[0], family);
 
         var tokenizer = TextTokenizer.Load(folder.Path);

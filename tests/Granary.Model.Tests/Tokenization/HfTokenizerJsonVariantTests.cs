@@ -1,3 +1,4 @@
+using Granary.TestKit;
 using System.Text.Json.Nodes;
 using Granary.Model.Tokenization;
 
@@ -13,7 +14,7 @@ public sealed class HfTokenizerJsonVariantTests : IDisposable
     private static readonly string[] Specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>"];
     private const string Sample = "Hello 東京 🚀\n\tdef f(x): return x<|eot_id|>";
 
-    private readonly TempFolder _folder = new();
+    private readonly TempDirectory _folder = new();
     private readonly ByteLevelBpeModel _model = ByteLevelBpeTrainer.Train(SampleCorpus.Texts, 1024, Specials);
 
     public void Dispose() => _folder.Dispose();
@@ -47,8 +48,8 @@ public sealed class HfTokenizerJsonVariantTests : IDisposable
                "pair": [], "special_tokens": {}}]}
             """);
         int eot = _model.SpecialTokenId("<|eot_id|>"), end = _model.SpecialTokenId("<|end_of_text|>");
-        File.WriteAllText(_folder.File("generation_config.json"), $$"""{"bos_token_id": {{_model.SpecialTokenId("<|begin_of_text|>")}}, "eos_token_id": [{{end}}, {{eot}}]}""");
-        File.WriteAllText(_folder.File("tokenizer_config.json"), """{"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"}""");
+        File.WriteAllText(_folder.Combine("generation_config.json"), $$"""{"bos_token_id": {{_model.SpecialTokenId("<|begin_of_text|>")}}, "eos_token_id": [{{end}}, {{eot}}]}""");
+        File.WriteAllText(_folder.Combine("tokenizer_config.json"), """{"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"}""");
         var tokenizer = Load(json);
 
         Assert.Equal(_model.SpecialTokenId("<|begin_of_text|>"), tokenizer.BosTokenId);
@@ -68,7 +69,7 @@ public sealed class HfTokenizerJsonVariantTests : IDisposable
         var json = WrittenJson();
         json["pre_tokenizer"]!["pretokenizers"]![0]!["pattern"]!["Regex"] = PreTokenizerPatterns.Qwen2;
         json["normalizer"] = JsonNode.Parse("""{"type": "NFC"}""");
-        File.WriteAllText(_folder.File("tokenizer_config.json"), """{"bos_token": null, "eos_token": "<|end_of_text|>", "add_bos_token": false}""");
+        File.WriteAllText(_folder.Combine("tokenizer_config.json"), """{"bos_token": null, "eos_token": "<|end_of_text|>", "add_bos_token": false}""");
         var tokenizer = Load(json);
 
         Assert.Null(tokenizer.BosTokenId);
@@ -88,13 +89,13 @@ public sealed class HfTokenizerJsonVariantTests : IDisposable
 
     private JsonObject WrittenJson()
     {
-        TokenizerJsonWriter.Write(_folder.File("tokenizer.json"), _model);
-        return JsonNode.Parse(File.ReadAllText(_folder.File("tokenizer.json")))!.AsObject();
+        TokenizerJsonWriter.Write(_folder.Combine("tokenizer.json"), _model);
+        return JsonNode.Parse(File.ReadAllText(_folder.Combine("tokenizer.json")))!.AsObject();
     }
 
     private TextTokenizer Load(JsonObject json)
     {
-        File.WriteAllText(_folder.File("tokenizer.json"), json.ToJsonString());
+        File.WriteAllText(_folder.Combine("tokenizer.json"), json.ToJsonString());
         return TextTokenizer.Load(_folder.Path);
     }
 }

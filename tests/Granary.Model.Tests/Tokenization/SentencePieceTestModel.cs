@@ -1,3 +1,4 @@
+using Granary.TestKit;
 using System.Text.RegularExpressions;
 using Granary.Model.Tokenization;
 
@@ -34,9 +35,9 @@ internal static class SentencePieceTestModel
         return pieces;
     }
 
-    public static string WriteTo(TempFolder folder)
+    public static string WriteTo(TempDirectory folder)
     {
-        string path = folder.File("tokenizer.model");
+        string path = folder.Combine("tokenizer.model");
         SentencePieceModelWriter.Write(path, Pieces());
         return path;
     }

@@ -1,10 +1,11 @@
+using Granary.TestKit;
 using Granary.Model.Tokenization;
 
 namespace Granary.Model.Tests.Tokenization;
 
 public sealed class SentencePieceTokenizerTests : IDisposable
 {
-    private readonly TempFolder _folder = new();
+    private readonly TempDirectory _folder = new();
     private readonly List<SentencePieceEntry> _pieces = SentencePieceTestModel.Pieces();
     private readonly TextTokenizer _tokenizer;
 
@@ -96,7 +97,7 @@ public sealed class SentencePieceTokenizerTests : IDisposable
     [Fact]
     public void Config_files_override_the_model_defaults()
     {
-        File.WriteAllText(_folder.File("tokenizer_config.json"), """
+        File.WriteAllText(_folder.Combine("tokenizer_config.json"), """
             {
               "add_bos_token": false,
               "bos_token": {"__type": "AddedToken", "content": "<s>", "lstrip": false},
@@ -104,7 +105,7 @@ public sealed class SentencePieceTokenizerTests : IDisposable
               "chat_template": "{% for m in messages %}{{ bos_token + '[INST] ' + m['content'] + ' [/INST]' }}{% endfor %}"
             }
             """);
-        File.WriteAllText(_folder.File("generation_config.json"), """{"bos_token_id": 1, "eos_token_id": [2, 0]}""");
+        File.WriteAllText(_folder.Combine("generation_config.json"), """{"bos_token_id": 1, "eos_token_id": [2, 0]}""");
 
         var configured = TextTokenizer.Load(_folder.Path);
 

@@ -1,3 +1,4 @@
+using Granary.TestKit;
 using Granary.Abstractions;
 using Granary.Model.Tokenization;
 
@@ -5,7 +6,7 @@ namespace Granary.Model.Tests.Tokenization;
 
 public sealed class TextTokenizerErrorTests : IDisposable
 {
-    private readonly TempFolder _folder = new();
+    private readonly TempDirectory _folder = new();
 
     public void Dispose() => _folder.Dispose();
 
@@ -33,14 +34,14 @@ public sealed class TextTokenizerErrorTests : IDisposable
     [InlineData("{ \"model\": { \"type\": \"BPE\", \"vocab\": { \"a\": 0 }, \"merges\": [1] }, \"decoder\": { \"type\": \"ByteLevel\" } }")]
     public void Malformed_tokenizer_json(string json)
     {
-        File.WriteAllText(_folder.File("tokenizer.json"), json);
+        File.WriteAllText(_folder.Combine("tokenizer.json"), json);
         AssertOneLineNaming(Assert.Throws<GranaryUserError>(() => TextTokenizer.Load(_folder.Path)), "tokenizer.json");
     }
 
     [Fact]
     public void Unsupported_model_type_names_what_was_found()
     {
-        File.WriteAllText(_folder.File("tokenizer.json"), """{"model": {"type": "Unigram", "vocab": []}}""");
+        File.WriteAllText(_folder.Combine("tokenizer.json"), """{"model": {"type": "Unigram", "vocab": []}}""");
         var error = Assert.Throws<GranaryUserError>(() => TextTokenizer.Load(_folder.Path));
         Assert.Equal($"tokenizer.json in {_folder.Path}: expected \"model.type\" \"BPE\", found \"Unigram\"", error.Message);
     }
@@ -48,7 +49,7 @@ public sealed class TextTokenizerErrorTests : IDisposable
     [Fact]
     public void Non_byte_level_tokenizer_json_without_sentencepiece_model()
     {
-        File.WriteAllText(_folder.File("tokenizer.json"), """
+        File.WriteAllText(_folder.Combine("tokenizer.json"), """
             {"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Metaspace"}, "decoder": {"type": "Metaspace"}}
             """);
         AssertOneLineNaming(Assert.Throws<GranaryUserError>(() => TextTokenizer.Load(_folder.Path)), "tokenizer.json");
@@ -57,7 +58,7 @@ public sealed class TextTokenizerErrorTests : IDisposable
     [Fact]
     public void Non_byte_level_tokenizer_json_falls_back_to_the_sentencepiece_model()
     {
-        File.WriteAllText(_folder.File("tokenizer.json"), """
+        File.WriteAllText(_folder.Combine("tokenizer.json"), """
             {"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Metaspace"}}
             """);
         SentencePieceTestModel.WriteTo(_folder);
@@ -68,7 +69,7 @@ public sealed class TextTokenizerErrorTests : IDisposable
     [Fact]
     public void Corrupt_sentencepiece_model()
     {
-        File.WriteAllBytes(_folder.File("tokenizer.model"), [0x0A, 0xFF, 0xFF, 0x01, 0x02]);
+        File.WriteAllBytes(_folder.Combine("tokenizer.model"), [0x0A, 0xFF, 0xFF, 0x01, 0x02]);
         AssertOneLineNaming(Assert.Throws<GranaryUserError>(() => TextTokenizer.Load(_folder.Path)), "tokenizer.model");
     }
 
@@ -79,7 +80,7 @@ public sealed class TextTokenizerErrorTests : IDisposable
     public void Malformed_config_files(string fileName, string json)
     {
         SentencePieceTestModel.WriteTo(_folder);
-        File.WriteAllText(_folder.File(fileName), json);
+        File.WriteAllText(_folder.Combine(fileName), json);
         AssertOneLineNaming(Assert.Throws<GranaryUserError>(() => TextTokenizer.Load(_folder.Path)), fileName);
     }
 

@@ -1,3 +1,4 @@
+using Granary.TestKit;
 using Granary.Model.Tokenization;
 
 namespace Granary.Model.Tests.Tokenization;
@@ -7,8 +8,8 @@ public sealed class TrainedTokenizerFixture : IDisposable
 {
     public static readonly string[] Specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
 
-    private readonly TempFolder _small = new();
-    private readonly TempFolder _large = new();
+    private readonly TempDirectory _small = new();
+    private readonly TempDirectory _large = new();
 
     public TrainedTokenizerFixture()
     {
@@ -30,9 +31,9 @@ public sealed class TrainedTokenizerFixture : IDisposable
 
     public IEnumerable<TextTokenizer> Both => [Small, Large];
 
-    private static TextTokenizer WriteAndLoad(TempFolder folder, ByteLevelBpeModel model)
+    private static TextTokenizer WriteAndLoad(TempDirectory folder, ByteLevelBpeModel model)
     {
-        TokenizerJsonWriter.Write(folder.File("tokenizer.json"), model);
+        TokenizerJsonWriter.Write(folder.Combine("tokenizer.json"), model);
         TokenizerConfigWriter.Write(folder.Path, "<|endoftext|>", "<|im_end|>", ChatTemplateFamily.ChatML);
         return TextTokenizer.Load(folder.Path);
     }
