@@ -6,8 +6,9 @@ using Granary.Model.Tokenization;
 namespace Granary.Engine.Generation;
 
 /// <summary>
-/// One request in flight: its KV cache, its sampler, the tokens it has produced and the text they decode to.
-/// Decides by itself when it is finished (EOS, stop string, max tokens, full context).
+/// One request in flight: its KV cache (once admitted), its sampler, the tokens it has produced and the
+/// text they decode to. Knows which tokens its next step feeds, and decides by itself when it is finished
+/// (EOS, stop string, max tokens, full context).
 /// </summary>
 public sealed class Sequence : IDisposable
 {
@@ -17,29 +18,55 @@ public sealed class Sequence : IDisposable
     readonly IReadOnlySet<int> _eosTokenIds;
     readonly System.Text.StringBuilder _text = new();
 
-    public Sequence(int index, GenerationRequest request, SequenceKvCache cache, TextTokenizer tokenizer, IReadOnlySet<int> eosTokenIds)
+    public Sequence(long id, GenerationRequest request, int maxTotalTokens, TextTokenizer tokenizer, IReadOnlySet<int> eosTokenIds)
     {
-        Index = index;
+        Id = id;
         Request = request;
-        Cache = cache;
+        MaxTotalTokens = maxTotalTokens;
         Sampler = new SequenceSampler(request.Sampling, request.PromptTokenIds);
         _decoder = tokenizer.CreateIncrementalDecoder(skipSpecialTokens: true);
         _stopMatcher = new StopStringMatcher(request.Sampling.Stop);
         _eosTokenIds = request.Sampling.IgnoreEos ? new HashSet<int>() : eosTokenIds;
     }
 
-    /// <summary>Position of this request in its batch.</summary>
-    public int Index { get; }
+    /// <summary>Engine-wide id, in submission order.</summary>
+    public long Id { get; }
 
     public GenerationRequest Request { get; }
 
-    public SequenceKvCache Cache { get; }
+    /// <summary>Prompt plus output may not exceed this: min(context, prompt + max_tokens). Also the KV capacity it needs.</summary>
+    public int MaxTotalTokens { get; }
+
+    /// <summary>Null until the scheduler admits the sequence and gives it KV space.</summary>
+    public SequenceKvCache? Cache { get; private set; }
+
+    /// <summary>Prompt tokens not yet in the KV cache (chunked prefill works through them).</summary>
+    public int NumPromptTokensToPrefill => Request.PromptTokenIds.Count - Math.Min(Cache?.Length ?? 0, Request.PromptTokenIds.Count);
+
+    public bool IsPrefilling => _outputTokenIds.Count == 0 && NumPromptTokensToPrefill > 0;
+
+    public bool IsCancelled { get; private set; }
 
     public SequenceSampler Sampler { get; }
 
     public IReadOnlyList<int> OutputTokenIds => _outputTokenIds;
 
     public FinishReason? FinishReason { get; private set; }
+
+    internal void AttachCache(SequenceKvCache cache)
+    {
+        if (Cache is not null) throw new InvalidOperationException("the sequence already has a KV cache");
+        Cache = cache;
+    }
+
+    /// <summary>The next prompt chunk of at most <paramref name="maxTokens"/> tokens, while prefilling.</summary>
+    internal int[] NextPromptChunk(int maxTokens)
+    {
+        int start = Cache?.Length ?? 0;
+        return Request.PromptTokenIds.Skip(start).Take(Math.Min(maxTokens, NumPromptTokensToPrefill)).ToArray();
+    }
+
+    internal void Cancel() => IsCancelled = true;
 
     public bool IsFinished => FinishReason is not null;
 
@@ -62,8 +89,7 @@ public sealed class Sequence : IDisposable
         {
             emitted = _stopMatcher.Append(_decoder.Push(tokenId));
             if (_stopMatcher.IsStopped) FinishReason = Abstractions.FinishReason.Stop;
-            // The cache was sized min(context, prompt + max_tokens): reaching it is running out of either.
-            else if (Request.PromptTokenIds.Count + _outputTokenIds.Count >= Cache.Capacity)
+            else if (Request.PromptTokenIds.Count + _outputTokenIds.Count >= MaxTotalTokens)
                 FinishReason = Abstractions.FinishReason.Length;
             if (FinishReason == Abstractions.FinishReason.Length)
                 emitted += _stopMatcher.Append(_decoder.Flush()) + _stopMatcher.Flush();
@@ -78,7 +104,11 @@ public sealed class Sequence : IDisposable
 
     public void Dispose()
     {
-        Cache.Dispose();
+        if (_isDisposed) return;
+        _isDisposed = true;
+        Cache?.Dispose();
         Sampler.Dispose();
     }
+
+    bool _isDisposed;
 }

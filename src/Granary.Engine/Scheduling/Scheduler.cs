@@ -1,0 +1,112 @@
+using Granary.Abstractions;
+using Granary.Engine.Generation;
+using Granary.Model.KvCache;
+
+namespace Granary.Engine.Scheduling;
+
+/// <summary>
+/// Iteration-level (continuous) batching: each step decodes every running sequence by one token, spends the
+/// rest of the step's token budget on prompt chunks, and admits waiting requests first-come-first-served
+/// while their KV reservation fits. Finished and cancelled sequences leave between steps and free their KV.
+/// Owns queues and KV accounting only; it never touches tensors beyond allocating caches.
+/// </summary>
+public sealed class Scheduler
+{
+    readonly SchedulerOptions _options;
+    readonly Func<int, SequenceKvCache> _allocateCache;
+    readonly LinkedList<Sequence> _waiting = new();
+    readonly List<Sequence> _running = [];
+
+    public Scheduler(SchedulerOptions options, Func<int, SequenceKvCache> allocateCache)
+    {
+        if (options.Validate() is { } problem) throw new ArgumentException(problem, nameof(options));
+        _options = options;
+        _allocateCache = allocateCache;
+    }
+
+    public int NumWaiting => _waiting.Count;
+
+    public int NumRunning => _running.Count;
+
+    /// <summary>KV positions reserved by running sequences.</summary>
+    public long NumKvTokensReserved { get; private set; }
+
+    public bool HasWork => _waiting.Count > 0 || _running.Count > 0;
+
+    public bool CanAdd(Sequence sequence) => _waiting.Count < _options.MaxNumWaiting;
+
+    public void Add(Sequence sequence)
+    {
+        if (sequence.MaxTotalTokens > _options.KvCacheTokenBudget)
+            throw new GranaryUserError(
+                $"the request needs {sequence.MaxTotalTokens} KV positions (prompt + max_tokens) but the KV budget is {_options.KvCacheTokenBudget}; lower max_tokens or shorten the prompt");
+        if (!CanAdd(sequence)) throw new QueueFullException(_options.MaxNumWaiting);
+        _waiting.AddLast(sequence);
+    }
+
+    /// <summary>Plans the next step. Empty when there is nothing to run.</summary>
+    public IReadOnlyList<ScheduledChunk> Schedule()
+    {
+        RemoveLeavers();
+        var chunks = new List<ScheduledChunk>();
+        int budget = _options.MaxNumBatchedTokens;
+        foreach (var sequence in _running.Where(s => !s.IsPrefilling))
+        {
+            chunks.Add(new ScheduledChunk(sequence, [sequence.LastTokenId], SamplesNextToken: true));
+            budget--;
+        }
+        foreach (var sequence in _running.Where(s => s.IsPrefilling))
+        {
+            if (budget <= 0) break;
+            budget -= AddPromptChunk(chunks, sequence, budget);
+        }
+        while (budget > 0 && _waiting.First is { } next && CanAdmit(next.Value))
+        {
+            _waiting.RemoveFirst();
+            Admit(next.Value);
+            budget -= AddPromptChunk(chunks, next.Value, budget);
+        }
+        return chunks;
+    }
+
+    /// <summary>Marks a sequence cancelled; it leaves (and frees its KV) before the next step.</summary>
+    public void Cancel(Sequence sequence) => sequence.Cancel();
+
+    /// <summary>Drops finished and cancelled sequences, freeing their KV. Returns those that left.</summary>
+    public IReadOnlyList<Sequence> RemoveLeavers()
+    {
+        var leavers = _running.Where(s => s.IsFinished || s.IsCancelled).ToList();
+        foreach (var sequence in leavers)
+        {
+            _running.Remove(sequence);
+            NumKvTokensReserved -= sequence.MaxTotalTokens;
+            sequence.Dispose();
+        }
+        foreach (var cancelled in _waiting.Where(s => s.IsCancelled).ToList())
+        {
+            _waiting.Remove(cancelled);
+            cancelled.Dispose();
+            leavers.Add(cancelled);
+        }
+        return leavers;
+    }
+
+    bool CanAdmit(Sequence sequence) =>
+        _running.Count < _options.MaxNumRunningSequences
+        && NumKvTokensReserved + sequence.MaxTotalTokens <= _options.KvCacheTokenBudget;
+
+    void Admit(Sequence sequence)
+    {
+        sequence.AttachCache(_allocateCache(sequence.MaxTotalTokens));
+        NumKvTokensReserved += sequence.MaxTotalTokens;
+        _running.Add(sequence);
+    }
+
+    static int AddPromptChunk(List<ScheduledChunk> chunks, Sequence sequence, int budget)
+    {
+        int[] tokens = sequence.NextPromptChunk(budget);
+        bool completesPrompt = tokens.Length == sequence.NumPromptTokensToPrefill;
+        chunks.Add(new ScheduledChunk(sequence, tokens, completesPrompt));
+        return tokens.Length;
+    }
+}

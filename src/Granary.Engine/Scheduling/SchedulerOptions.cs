@@ -1,0 +1,30 @@
+namespace Granary.Engine.Scheduling;
+
+/// <summary>Limits of the iteration-level scheduler. Defaults suit one small CPU/GPU device.</summary>
+public sealed record SchedulerOptions
+{
+    /// <summary>Most sequences running (admitted, holding KV) at once.</summary>
+    public int MaxNumRunningSequences { get; init; } = 64;
+
+    /// <summary>
+    /// Most tokens one forward step takes: every running decode (one token each) first, then prompt chunks.
+    /// This is what keeps a long prompt from stalling running decodes (chunked prefill).
+    /// </summary>
+    public int MaxNumBatchedTokens { get; init; } = 2048;
+
+    /// <summary>Most requests waiting for admission; beyond it submissions are refused.</summary>
+    public int MaxNumWaiting { get; init; } = 1024;
+
+    /// <summary>KV positions all running sequences may hold together (each reserves prompt + max_tokens).</summary>
+    public long KvCacheTokenBudget { get; init; } = long.MaxValue;
+
+    public string? Validate()
+    {
+        if (MaxNumRunningSequences < 1) return "MaxNumRunningSequences must be >= 1";
+        if (MaxNumBatchedTokens < MaxNumRunningSequences)
+            return $"MaxNumBatchedTokens ({MaxNumBatchedTokens}) must be >= MaxNumRunningSequences ({MaxNumRunningSequences}) so every running sequence can decode each step";
+        if (MaxNumWaiting < 0) return "MaxNumWaiting must be >= 0";
+        if (KvCacheTokenBudget < 1) return "KvCacheTokenBudget must be >= 1";
+        return null;
+    }
+}
