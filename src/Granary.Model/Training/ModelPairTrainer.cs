@@ -23,6 +23,7 @@ public static class ModelPairTrainer
     {
         if (options.Validate() is { } problem) throw new GranaryUserError(problem);
         if (File.Exists(outDir)) throw new GranaryUserError($"--out {outDir} is a file; name a folder");
+        NativeHeapTuning.KeepFreedMemoryForReuse();
         var clock = Stopwatch.StartNew();
         var corpus = SourceCorpus.Load(options.CorpusRoot, options.HeldOutFraction, options.MaxFiles);
         if (corpus.Training.Count == 0 || corpus.HeldOut.Count == 0)
