@@ -17,12 +17,12 @@ public sealed record TrainingOptions
     public int VocabSize { get; init; } = 8192;
     public int Context { get; init; } = 256;
     public int BatchSize { get; init; } = 16;
-    // Measured on the 2-core EPYC with the MALLOC_* variables of NativeHeapTuning: target ~2.8k tokens/s
-    // (2400 steps of 4096 tokens, ~60 min, ~3.5 epochs), draft ~11.9k tokens/s (2000 steps, ~12 min).
+    // Measured on the 2-core EPYC with the MALLOC_* variables of NativeHeapTuning: target 1.75k-2.8k tokens/s
+    // (1800 steps of 4096 tokens: 7.4M tokens, ~2.7 epochs, 45-70 min), draft ~12k tokens/s (1500 steps, ~9-13 min).
     public ModelShape Target { get; init; } = new(6, 256, 4, 1, ModelShape.DefaultIntermediate(256));
     public ModelShape Draft { get; init; } = new(2, 128, 4, 1, ModelShape.DefaultIntermediate(128));
-    public int TargetSteps { get; init; } = 2400;
-    public int DraftSteps { get; init; } = 2000;
+    public int TargetSteps { get; init; } = 1800;
+    public int DraftSteps { get; init; } = 1500;
     public double TargetLr { get; init; } = 1.5e-3;
     public double DraftLr { get; init; } = 2e-3;
     public double WarmupFraction { get; init; } = 0.05;
