@@ -12,4 +12,11 @@ public sealed class ForwardContext(IReadOnlyList<BatchSegment> segments, Tensor 
     public Tensor Cos { get; } = cos;
 
     public Tensor Sin { get; } = sin;
+
+    /// <summary>
+    /// Every segment is a whole cacheless sequence of one length (a training or scoring batch): attention can
+    /// then run for all of them in one batched matmul instead of a loop over segments.
+    /// </summary>
+    public bool IsUniformCacheless { get; } =
+        segments.Count > 1 && segments.All(s => s.Cache is null && s.NumTokens == segments[0].NumTokens);
 }

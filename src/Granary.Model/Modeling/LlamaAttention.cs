@@ -46,6 +46,8 @@ public sealed class LlamaAttention : nn.Module
         q = RotaryEmbedding.Apply(q, context.Cos, context.Sin).mul_(_scale);
         k = RotaryEmbedding.Apply(k, context.Cos, context.Sin);
 
+        if (context.IsUniformCacheless)
+            return _o.forward(AttendUniformBatch(context.Segments.Count, q, k, v)).MoveToOuterDisposeScope();
         var outputs = new List<Tensor>(context.Segments.Count);
         long offset = 0;
         foreach (var segment in context.Segments)
@@ -90,6 +92,26 @@ public sealed class LlamaAttention : nn.Module
         return n == 1
             ? attended.view(1, _numHeads * _headDim)
             : attended.view(_numHeads, n, _headDim).transpose(0, 1).reshape(n, _numHeads * _headDim);
+    }
+
+    // B cacheless sequences of n tokens each, the same math as AttendSegment batched over sequences.
+    // q: [B*n, H, Dh] (already scaled), k/v: [B*n, Hkv, Dh] -> [B*n, H*Dh].
+    Tensor AttendUniformBatch(int numSequences, Tensor q, Tensor k, Tensor v)
+    {
+        long n = q.size(0) / numSequences;
+        int group = _numHeads / _numKvHeads;
+        var keys = k.view(numSequences, n, _numKvHeads, _headDim).permute(0, 2, 3, 1);   // [B, Hkv, Dh, n]
+        var values = v.view(numSequences, n, _numKvHeads, _headDim).transpose(1, 2);     // [B, Hkv, n, Dh]
+        var queries = q.view(numSequences, n, _numHeads, _headDim).transpose(1, 2)        // [B, H, n, Dh]
+            .reshape(numSequences, _numKvHeads, group * n, _headDim);                     // [B, Hkv, G*n, Dh]
+        var allowed = AllowedKeys(0, n, n, q.device);                                     // [n, n]
+        var scores = matmul(queries, keys)                                                // [B, Hkv, G*n, n]
+            .view(numSequences, _numKvHeads, group, n, n)
+            .masked_fill(allowed.logical_not(), double.NegativeInfinity)
+            .view(numSequences, _numKvHeads, group * n, n);
+        var probs = scores.dtype == ScalarType.Float32 ? scores.softmax(-1) : scores.softmax(-1, ScalarType.Float32).to(q.dtype);
+        var attended = matmul(probs, values);                                             // [B, Hkv, G*n, Dh]
+        return attended.view(numSequences, _numHeads, n, _headDim).transpose(1, 2).reshape(numSequences * n, _numHeads * _headDim);
     }
 
     bool NeedsMask(long numQueries, long numKeys) =>

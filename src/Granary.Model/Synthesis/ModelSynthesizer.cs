@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Granary.Abstractions;
 using Granary.Model.Checkpoints;
 using Granary.Model.Configuration;
@@ -23,16 +22,14 @@ public static class ModelSynthesizer
         if (File.Exists(outDir)) throw new GranaryUserError($"--out {outDir} is a file; name a folder");
         Directory.CreateDirectory(outDir);
         var family = options.Architecture == ModelArchitecture.Qwen2 ? ChatTemplateFamily.ChatML : ChatTemplateFamily.Llama3;
-        var (bos, eos) = family == ChatTemplateFamily.ChatML ? ("<|endoftext|>", "<|im_end|>") : ("<|begin_of_text|>", "<|end_of_text|>");
-        var specials = new[] { bos, eos }.Concat(ChatPromptFormatter.MarkerTokens(family)).Distinct().ToList();
-        var bpe = ByteLevelBpeTrainer.Train(SampleCorpus.Texts, options.VocabSize, specials);
-        TokenizerJsonWriter.Write(Path.Combine(outDir, TextTokenizer.TokenizerJsonFile), bpe);
-        TokenizerConfigWriter.Write(outDir, bos, eos, family);
+        var specials = SpecialTokenSet.For(family);
+        var bpe = ByteLevelBpeTrainer.Train(SampleCorpus.Texts, options.VocabSize, specials.All);
+        ModelFolderWriter.WriteTokenizer(outDir, bpe, specials);
 
-        var config = ConfigFor(options, bpe.SpecialTokenId(bos), bpe.SpecialTokenId(eos));
-        ModelConfigJson.Save(config, outDir);
-        WriteGenerationConfig(outDir, config);
-        WriteWeights(outDir, config, options);
+        var config = ConfigFor(options, bpe.SpecialTokenId(specials.Bos), bpe.SpecialTokenId(specials.Eos));
+        using var network = new LlamaForCausalLM(config, options.DType, new Device(DeviceType.CPU));
+        WeightInitializer.Initialize(network, options.Seed, options.InitStd);
+        ModelFolderWriter.WriteModel(outDir, network, options.MaxShardBytes);
         return config;
     }
 
@@ -55,31 +52,4 @@ public static class ModelSynthesizer
         EosTokenIds = [eosId],
         TorchDtype = RunDType.HfName(o.DType),
     };
-
-    static void WriteWeights(string outDir, ModelConfig config, SynthesisOptions options)
-    {
-        using var network = new LlamaForCausalLM(config, options.DType, new Device(DeviceType.CPU));
-        WeightInitializer.Initialize(network, options.Seed, options.InitStd);
-        var tensors = network.named_parameters()
-            .Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter))
-            .ToList();
-        if (options.MaxShardBytes is { } maxShardBytes)
-            SafetensorsWriter.WriteSharded(outDir, tensors, maxShardBytes);
-        else
-            SafetensorsWriter.Write(Path.Combine(outDir, CheckpointReader.SingleFileName), tensors,
-                new Dictionary<string, string> { ["format"] = "pt" });
-    }
-
-    static void WriteGenerationConfig(string outDir, ModelConfig config)
-    {
-        var json = new JsonObject
-        {
-            ["bos_token_id"] = config.BosTokenId,
-            ["eos_token_id"] = config.EosTokenIds[0],
-            ["do_sample"] = true,
-            ["temperature"] = 0.7,
-            ["top_p"] = 0.9,
-        };
-        File.WriteAllText(Path.Combine(outDir, "generation_config.json"), json.ToJsonString(new() { WriteIndented = true }));
-    }
 }

@@ -3,16 +3,18 @@ using Granary.Abstractions;
 using Granary.Model.Configuration;
 using Granary.Model.Loading;
 using Granary.Model.Synthesis;
+using Granary.Model.Training;
 
 namespace Granary.Server.Cli;
 
-/// <summary>`granary model synth`: write a random-weight model in Hugging Face layout.</summary>
+/// <summary>`granary model synth`: write a random-weight model in Hugging Face layout; `granary model train`: train the default target/draft pair.</summary>
 internal static class ModelCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var command = new Command("model", "Make and inspect model folders");
         command.Subcommands.Add(Synth(stdout));
+        command.Subcommands.Add(Train(stdout, stderr));
         return command;
     }
 
@@ -58,6 +60,56 @@ internal static class ModelCommand
             string dir = parse.GetValue(outDir)!;
             var config = ModelSynthesizer.Synthesize(dir, options);
             stdout.WriteLine($"wrote {config.Architecture.HfName()} with {config.NumParameters() / 1e6:F2}M parameters to {dir}");
+            return GranaryCli.ExitOk;
+        });
+        return command;
+    }
+
+    static Command Train(TextWriter stdout, TextWriter stderr)
+    {
+        var defaults = new TrainingOptions();
+        var outDir = new Option<string>("--out", "-o") { Description = "Folder to write target/, draft/ and metrics.json into", Required = true };
+        var corpus = new Option<string>("--corpus") { Description = "Folder of .py sources", DefaultValueFactory = _ => TrainingOptions.DefaultCorpusRoot };
+        var smoke = new Option<bool>("--smoke") { Description = "Seconds-long run: a few files, tiny models, a few steps (other size flags are ignored)" };
+        var target = new Option<string>("--target") { Description = "Target shape LAYERSxHIDDEN/HEADS/KV_HEADS[/INTERMEDIATE]", DefaultValueFactory = _ => defaults.Target.ToString() };
+        var draft = new Option<string>("--draft") { Description = "Draft shape, same form; at most 1/4 of the target's FLOPs", DefaultValueFactory = _ => defaults.Draft.ToString() };
+        var targetSteps = new Option<int>("--target-steps") { DefaultValueFactory = _ => defaults.TargetSteps };
+        var draftSteps = new Option<int>("--draft-steps") { DefaultValueFactory = _ => defaults.DraftSteps };
+        var targetLr = new Option<double>("--target-lr") { DefaultValueFactory = _ => defaults.TargetLr };
+        var draftLr = new Option<double>("--draft-lr") { DefaultValueFactory = _ => defaults.DraftLr };
+        var vocab = new Option<int>("--vocab") { DefaultValueFactory = _ => defaults.VocabSize };
+        var context = new Option<int>("--context") { Description = "Training window in tokens", DefaultValueFactory = _ => defaults.Context };
+        var batch = new Option<int>("--batch") { Description = "Windows per step", DefaultValueFactory = _ => defaults.BatchSize };
+        var heldOut = new Option<double>("--held-out") { Description = "Share of files held out (by a hash of the path)", DefaultValueFactory = _ => defaults.HeldOutFraction };
+        var evalTokens = new Option<int>("--eval-tokens") { Description = "Held-out tokens to score", DefaultValueFactory = _ => defaults.EvalTokens };
+        var maxFiles = new Option<int?>("--max-files") { Description = "Use only the first N training files (pilots)" };
+        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
+        var command = new Command("train", "Train a target and a draft model with a shared BPE tokenizer on Python sources; write both in Hugging Face layout")
+        {
+            outDir, corpus, smoke, target, draft, targetSteps, draftSteps, targetLr, draftLr, vocab, context, batch, heldOut, evalTokens, maxFiles, seed,
+        };
+        command.SetAction(parse =>
+        {
+            string corpusRoot = parse.GetValue(corpus)!;
+            var options = parse.GetValue(smoke) ? TrainingOptions.Smoke(corpusRoot) : new TrainingOptions
+            {
+                CorpusRoot = corpusRoot,
+                Target = ModelShape.Parse(parse.GetValue(target)!, "--target"),
+                Draft = ModelShape.Parse(parse.GetValue(draft)!, "--draft"),
+                TargetSteps = parse.GetValue(targetSteps),
+                DraftSteps = parse.GetValue(draftSteps),
+                TargetLr = parse.GetValue(targetLr),
+                DraftLr = parse.GetValue(draftLr),
+                VocabSize = parse.GetValue(vocab),
+                Context = parse.GetValue(context),
+                BatchSize = parse.GetValue(batch),
+                HeldOutFraction = parse.GetValue(heldOut),
+                EvalTokens = parse.GetValue(evalTokens),
+                MaxFiles = parse.GetValue(maxFiles),
+            };
+            options = options with { Seed = parse.GetValue(seed) };
+            var report = ModelPairTrainer.Run(parse.GetValue(outDir)!, options, stderr);
+            foreach (string line in report.SummaryLines()) stdout.WriteLine(line);
             return GranaryCli.ExitOk;
         });
         return command;

@@ -41,6 +41,36 @@ public sealed class ReferenceForwardTests
         Assert.True(maxDiff <= 1e-4, $"max |diff| vs scalar reference = {maxDiff:E3}");
     }
 
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void A_batch_of_equal_length_cacheless_sequences_matches_the_scalar_reference_for_each(
+        ModelArchitecture architecture, bool tied, int numKvHeads, bool llama3Scaling)
+    {
+        // Equal-length cacheless segments take the batched attention path used by training.
+        var scaling = llama3Scaling ? new RopeScaling("llama3", 8.0, 1.0, 4.0, 32) : null;
+        var config = TinyModels.Config(architecture, numKvHeads: numKvHeads, tieWordEmbeddings: tied, ropeScaling: scaling);
+        using var model = TinyModels.Create(config, seed: 98);
+        if (config.QkvBias) RandomizeBiases(model, seed: 6);
+        var sequences = Enumerable.Range(0, 3).Select(i => TinyModels.RandomTokens(10, config.VocabSize, seed: 20 + i)).ToArray();
+
+        using var logits = model.Step(sequences.Select(tokens => new StepInput(null, tokens, AllLogits: true)).ToList());
+        var weights = model.Network.named_parameters().ToDictionary(p => p.name, p => p.parameter.data<float>().ToArray());
+        var invFreq = RotaryEmbedding.InverseFrequencies(config.HeadDim, config.RopeTheta, config.RopeScaling);
+        var reference = new ScalarReferenceLlama(config, weights);
+
+        double maxDiff = 0;
+        for (int s = 0; s < sequences.Length; s++)
+        {
+            var expected = reference.Forward(sequences[s], invFreq);
+            for (int t = 0; t < sequences[s].Length; t++)
+            {
+                float[] row = logits[s * sequences[s].Length + t].data<float>().ToArray();
+                for (int v = 0; v < config.VocabSize; v++) maxDiff = Math.Max(maxDiff, Math.Abs(row[v] - expected[t][v]));
+            }
+        }
+        Assert.True(maxDiff <= 1e-4, $"max |diff| vs scalar reference = {maxDiff:E3}");
+    }
+
     [Fact]
     public void Mistral_sliding_window_matches_the_reference_in_full_and_incremental_forwards()
     {
