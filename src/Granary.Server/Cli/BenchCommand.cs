@@ -5,6 +5,7 @@ using Granary.Model.Configuration;
 using Granary.Model.Loading;
 using Granary.Model.Modeling;
 using Granary.Model.Runtime;
+using Granary.Server.Models;
 using TorchSharp;
 
 namespace Granary.Server.Cli;
@@ -36,7 +37,7 @@ internal static class BenchCommand
 
     static Command Decode(TextWriter stdout, TextWriter stderr)
     {
-        var model = CliOptions.Model(required: false, "Model folder (default: a synthesized ~100M-parameter fp32 Llama)");
+        var model = CliOptions.Model(required: false, "Model folder, or \"default\" for the shipped model (without it: a synthesized ~100M-parameter fp32 Llama, a bandwidth-bound workload)");
         var batchSizes = new Option<int[]>("--batch-sizes") { Description = "Batch sizes to measure", DefaultValueFactory = _ => [1, 4, 16], AllowMultipleArgumentsPerToken = true };
         var steps = new Option<int>("--steps") { Description = "Timed decode steps per batch size", DefaultValueFactory = _ => 24 };
         var dtype = CliOptions.DType();
@@ -53,7 +54,7 @@ internal static class BenchCommand
             foreach (int size in sizes) CliOptions.Positive(size, "--batch-sizes");
             string? dtypeName = parse.GetValue(dtype);
             var options = new ModelLoadOptions(dtypeName is null ? null : RunDType.Parse(dtypeName, "--dtype"), parse.GetValue(device)!);
-            string? modelDir = parse.GetValue(model);
+            string? modelDir = parse.GetValue(model) is { } named ? DefaultModels.ResolveTarget(named) : null;
             using var lm = modelDir is null ? Synthesize(options) : LoadProgressBar.Load(modelDir, options, stderr).Model;
             if (!parse.GetValue(json)) stderr.WriteLine($"measuring memory bandwidth, then decode at batch {string.Join(", ", sizes)} ...");
             var report = DecodeBenchReport.Measure(lm, modelDir ?? "synthesized", sizes, numSteps);

@@ -5,6 +5,7 @@ using Granary.Abstractions;
 using Granary.Engine.Generation;
 using Granary.Model.Loading;
 using Granary.Model.Tokenization;
+using Granary.Server.Models;
 
 namespace Granary.Server.Cli;
 
@@ -13,7 +14,7 @@ internal static class GenerateCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = CliOptions.Model(required: true);
+        var model = CliOptions.Model(required: false, "Model folder (Hugging Face layout), or \"default\" for the shipped model (the default)");
         var prompt = new Option<string>("--prompt", "-p") { Description = "Text to continue", Required = true };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens to generate", DefaultValueFactory = _ => 128 };
         var temperature = new Option<double>("--temperature") { Description = "0 = greedy", DefaultValueFactory = _ => 1.0 };
@@ -44,7 +45,7 @@ internal static class GenerateCommand
             };
             if (sampling.Validate() is { } problem) throw new GranaryUserError("--" + problem.Replace('_', '-'));
             var request = new GenerateInvocation(
-                parse.GetValue(model)!, parse.GetValue(prompt)!, parse.GetValue(chat), sampling,
+                DefaultModels.ResolveTarget(parse.GetValue(model)), parse.GetValue(prompt)!, parse.GetValue(chat), sampling,
                 parse.GetValue(dtype), parse.GetValue(device)!, parse.GetValue(json));
             return Run(request, stdout, stderr);
         });
