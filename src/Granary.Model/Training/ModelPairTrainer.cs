@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Granary.Abstractions;
 using Granary.Model.Checkpoints;
 using Granary.Model.Configuration;
+using Granary.Model.Loading;
 using Granary.Model.Modeling;
 using Granary.Model.Tokenization;
 using TorchSharp;
@@ -52,11 +53,17 @@ public static class ModelPairTrainer
         if (draftFlops > TrainingOptions.MaxDraftFlopsRatio * targetFlops)
             throw new GranaryUserError($"--draft: {options.Draft} costs {draftFlops / targetFlops:P0} of the target's FLOPs per token; at most {TrainingOptions.MaxDraftFlopsRatio:P0} allowed");
 
-        using var target = NewNetwork(targetConfig, options.Seed);
-        var targetTraining = CausalLmTrainer.Train(target, training, options.PlanFor(options.TargetSteps, options.TargetLr, options.Seed), "target", log);
-        ModelFolderWriter.WriteModel(targetDir, target);
+        var (target, targetTraining) = options.ReuseTarget is { } reuse
+            ? ReuseTrainedTarget(reuse, targetDir, targetConfig, log)
+            : TrainTarget(targetConfig, training, options, targetDir, log);
+        using var targetScope = target;
         using var draft = NewNetwork(draftConfig, options.Seed + 1);
-        var draftTraining = CausalLmTrainer.Train(draft, training, options.PlanFor(options.DraftSteps, options.DraftLr, options.Seed + 1), "draft", log);
+        var draftPlan = options.PlanFor(options.DraftSteps, options.DraftLr, options.Seed + 1) with
+        {
+            Teacher = options.DistillWeight > 0 ? target : null,
+            DistillWeight = options.DistillWeight,
+        };
+        var draftTraining = CausalLmTrainer.Train(draft, training, draftPlan, "draft", log);
         ModelFolderWriter.WriteModel(draftDir, draft);
 
         var windows = new HeldOutWindows(heldOut, options.Context, options.EvalTokens);
@@ -72,6 +79,42 @@ public static class ModelPairTrainer
         log.WriteLine($"done in {clock.Elapsed.TotalMinutes:F1} min");
         return report;
     }
+
+    static (LlamaForCausalLM, TrainingResult) TrainTarget(ModelConfig config, TokenStream training, TrainingOptions options,
+        string targetDir, TextWriter log)
+    {
+        var target = NewNetwork(config, options.Seed);
+        var result = CausalLmTrainer.Train(target, training, options.PlanFor(options.TargetSteps, options.TargetLr, options.Seed), "target", log);
+        ModelFolderWriter.WriteModel(targetDir, target);
+        return (target, result);
+    }
+
+    /// <summary>
+    /// Loads a target trained by an earlier run instead of training it again. Its tokenizer and shape must be
+    /// the ones this run would train; its training figures come from the earlier run's metrics.json when present.
+    /// </summary>
+    static (LlamaForCausalLM, TrainingResult) ReuseTrainedTarget(string reuseDir, string targetDir, ModelConfig config, TextWriter log)
+    {
+        string tokenizerFile = TextTokenizer.TokenizerJsonFile;
+        if (File.ReadAllText(Path.Combine(reuseDir, tokenizerFile)) != File.ReadAllText(Path.Combine(targetDir, tokenizerFile)))
+            throw new GranaryUserError($"--reuse-target: {reuseDir}/{tokenizerFile} differs from the tokenizer this run trained (different corpus or options?)");
+        var loaded = ModelLoader.Load(reuseDir, new ModelLoadOptions(ScalarType.Float32));
+        if (!SameShape(loaded.Config, config))
+        {
+            loaded.Dispose();
+            throw new GranaryUserError($"--reuse-target: {reuseDir} has a different shape than --target");
+        }
+        foreach (var file in Directory.GetFiles(reuseDir))
+            if (Path.GetFileName(file) is not ("tokenizer.json" or "tokenizer_config.json"))
+                File.Copy(file, Path.Combine(targetDir, Path.GetFileName(file)), overwrite: true);
+        var earlier = TrainingReport.ReadTargetTraining(Path.Combine(reuseDir, "..", TrainingReport.MetricsFile));
+        log.WriteLine($"target: reused {reuseDir}" + (earlier is null ? "" : $" (trained {earlier.Steps} steps in {earlier.Seconds / 60:F1} min)"));
+        return (loaded.Model.Network, earlier ?? new TrainingResult(0, 0, double.NaN, double.NaN, 0));
+    }
+
+    static bool SameShape(ModelConfig a, ModelConfig b) =>
+        (a.VocabSize, a.NumLayers, a.HiddenSize, a.NumHeads, a.NumKvHeads, a.IntermediateSize) ==
+        (b.VocabSize, b.NumLayers, b.HiddenSize, b.NumHeads, b.NumKvHeads, b.IntermediateSize);
 
     /// <summary>A float32 CPU network with seeded HF-style initial weights.</summary>
     static LlamaForCausalLM NewNetwork(ModelConfig config, long seed)

@@ -27,6 +27,15 @@ public sealed record TrainingOptions
     public double DraftLr { get; init; } = 2e-3;
     public double WarmupFraction { get; init; } = 0.05;
 
+    /// <summary>Weight of the KL-to-target term in the draft's loss (0: plain next-token training).</summary>
+    public double DistillWeight { get; init; } = 0.75;
+
+    /// <summary>
+    /// A target folder written by an earlier run with the same corpus, seed and tokenizer options: it is loaded
+    /// instead of trained again (its tokenizer must equal the one this run trains). Null trains the target.
+    /// </summary>
+    public string? ReuseTarget { get; init; }
+
     /// <summary>Held-out tokens scored (from the start of the held-out stream); caps evaluation time.</summary>
     public int EvalTokens { get; init; } = 65536;
 
@@ -63,6 +72,9 @@ public sealed record TrainingOptions
         if (BatchSize < 1) return "--batch must be >= 1";
         if (TargetSteps < 1 || DraftSteps < 1) return "--target-steps and --draft-steps must be >= 1";
         if (TargetLr <= 0 || DraftLr <= 0) return "--target-lr and --draft-lr must be > 0";
+        if (DistillWeight is < 0 or > 1) return $"--distill must be between 0 and 1 (got {DistillWeight})";
+        if (ReuseTarget is not null && !File.Exists(Path.Combine(ReuseTarget, "model.safetensors")))
+            return $"--reuse-target: {ReuseTarget} has no model.safetensors";
         if (EvalTokens < Context) return $"--eval-tokens must be at least --context ({Context})";
         if (Target.Validate() is { } target) return $"--target: {target}";
         if (Draft.Validate() is { } draft) return $"--draft: {draft}";

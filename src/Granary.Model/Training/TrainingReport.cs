@@ -60,6 +60,15 @@ public sealed record TrainingReport(int TrainingFiles, int HeldOutFiles, int Tra
         ["greedy_agreement"] = GreedyAgreement,
     };
 
+    /// <summary>The target's training figures from an earlier metrics.json, or null when there is none.</summary>
+    public static TrainingResult? ReadTargetTraining(string metricsFile)
+    {
+        if (!File.Exists(metricsFile)) return null;
+        if (JsonNode.Parse(File.ReadAllText(metricsFile))?["target"] is not JsonObject target) return null;
+        return new TrainingResult((int)target["steps"]!, (long)target["train_tokens"]!, (double)target["initial_loss"]!,
+            (double)target["final_loss"]!, (double)target["train_seconds"]!);
+    }
+
     public void Write(string outDir) =>
         File.WriteAllText(Path.Combine(outDir, MetricsFile), ToJson().ToJsonString(new() { WriteIndented = true }));
 

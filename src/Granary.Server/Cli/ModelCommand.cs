@@ -84,9 +84,11 @@ internal static class ModelCommand
         var evalTokens = new Option<int>("--eval-tokens") { Description = "Held-out tokens to score", DefaultValueFactory = _ => defaults.EvalTokens };
         var maxFiles = new Option<int?>("--max-files") { Description = "Use only the first N training files (pilots)" };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
+        var distill = new Option<double>("--distill") { Description = "Weight of the KL-to-target term in the draft's loss (0: train the draft on data alone)", DefaultValueFactory = _ => defaults.DistillWeight };
+        var reuseTarget = new Option<string?>("--reuse-target") { Description = "Load this target folder from an earlier run with the same options instead of training it again" };
         var command = new Command("train", "Train a target and a draft model with a shared BPE tokenizer on Python sources; write both in Hugging Face layout")
         {
-            outDir, corpus, smoke, target, draft, targetSteps, draftSteps, targetLr, draftLr, vocab, context, batch, heldOut, evalTokens, maxFiles, seed,
+            outDir, corpus, smoke, target, draft, targetSteps, draftSteps, targetLr, draftLr, vocab, context, batch, heldOut, evalTokens, maxFiles, seed, distill, reuseTarget,
         };
         command.SetAction(parse =>
         {
@@ -107,7 +109,8 @@ internal static class ModelCommand
                 EvalTokens = parse.GetValue(evalTokens),
                 MaxFiles = parse.GetValue(maxFiles),
             };
-            options = options with { Seed = parse.GetValue(seed) };
+            options = options with { Seed = parse.GetValue(seed), ReuseTarget = parse.GetValue(reuseTarget) };
+            if (!parse.GetValue(smoke)) options = options with { DistillWeight = parse.GetValue(distill) };
             var report = ModelPairTrainer.Run(parse.GetValue(outDir)!, options, stderr);
             foreach (string line in report.SummaryLines()) stdout.WriteLine(line);
             return GranaryCli.ExitOk;

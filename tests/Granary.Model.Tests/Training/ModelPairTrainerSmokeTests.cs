@@ -44,6 +44,47 @@ public sealed class ModelPairTrainerSmokeTests
     }
 
     [Fact]
+    public void A_second_run_can_reuse_the_first_runs_target_and_distill_a_new_draft_from_it()
+    {
+        using var corpus = new TempDirectory("granary-corpus");
+        WritePythonishCorpus(corpus.Path);
+        using var first = new TempDirectory("granary-train");
+        using var second = new TempDirectory("granary-train");
+        var options = TrainingOptions.Smoke(corpus.Path) with { HeldOutFraction = 0.25 };
+        var firstReport = ModelPairTrainer.Run(first.Path, options with { DistillWeight = 0 }, TextWriter.Null);
+
+        var log = new StringWriter();
+        var secondReport = ModelPairTrainer.Run(second.Path,
+            options with { DistillWeight = 0.75, ReuseTarget = first.Combine(ModelPairTrainer.TargetFolder) }, log);
+
+        Assert.Contains("target: reused", log.ToString());
+        Assert.Equal(
+            File.ReadAllBytes(first.Combine(ModelPairTrainer.TargetFolder, CheckpointReader.SingleFileName)),
+            File.ReadAllBytes(second.Combine(ModelPairTrainer.TargetFolder, CheckpointReader.SingleFileName)));
+        Assert.Equal(firstReport.Target.HeldOut.NatsPerToken, secondReport.Target.HeldOut.NatsPerToken, 6);
+        Assert.Equal(firstReport.Target.Training.Seconds, secondReport.Target.Training.Seconds, 6);
+        Assert.NotEqual(
+            File.ReadAllBytes(first.Combine(ModelPairTrainer.DraftFolder, CheckpointReader.SingleFileName)),
+            File.ReadAllBytes(second.Combine(ModelPairTrainer.DraftFolder, CheckpointReader.SingleFileName)));
+        Assert.True(secondReport.Draft.Training.FinalLoss < secondReport.Draft.Training.InitialLoss, "distilled draft loss did not fall");
+    }
+
+    [Fact]
+    public void Reusing_a_target_with_another_tokenizer_is_refused_naming_the_flag()
+    {
+        using var corpus = new TempDirectory("granary-corpus");
+        WritePythonishCorpus(corpus.Path);
+        using var first = new TempDirectory("granary-train");
+        using var second = new TempDirectory("granary-train");
+        var options = TrainingOptions.Smoke(corpus.Path) with { HeldOutFraction = 0.25, TargetSteps = 1, DraftSteps = 1 };
+        ModelPairTrainer.Run(first.Path, options, TextWriter.Null);
+
+        var error = Assert.Throws<Granary.Abstractions.GranaryUserError>(() => ModelPairTrainer.Run(second.Path,
+            options with { VocabSize = 600, ReuseTarget = first.Combine(ModelPairTrainer.TargetFolder) }, TextWriter.Null));
+        Assert.Contains("--reuse-target", error.Message);
+    }
+
+    [Fact]
     public void The_held_out_split_depends_only_on_the_path_and_test_folders_are_excluded()
     {
         Assert.Equal(SourceCorpus.IsHeldOut("json/decoder.py", 0.05), SourceCorpus.IsHeldOut("json/decoder.py", 0.05));
