@@ -1,4 +1,5 @@
 using Granary.Abstractions;
+using Granary.Abstractions.Serving;
 using Granary.Engine.Generation;
 using Granary.Model.Runtime;
 using Granary.Model.Sampling;
@@ -7,9 +8,12 @@ using static TorchSharp.torch;
 
 namespace Granary.Engine.Scheduling;
 
-/// <summary>What one step did to one sequence: the text it may now emit, and whether it is done.</summary>
-public sealed record SequenceUpdate(Sequence Sequence, string NewText)
+/// <summary>What one step did to one sequence: the token it sampled, the text it may now emit, and whether it is done.</summary>
+public sealed record SequenceUpdate(Sequence Sequence, int TokenId, string NewText)
 {
+    /// <summary>Set when the request asked for log-probabilities.</summary>
+    public TokenLogprob? Logprob { get; init; }
+
     public bool IsFinished => Sequence.IsFinished;
 }
 
@@ -65,7 +69,9 @@ public sealed class InferenceEngine(CausalLm model, TextTokenizer tokenizer, Sch
         using var rows = tensor(sampling.Select(s => (long)s.Row).ToArray(), int64, logits.device);
         using var sampledLogits = logits.index_select(0, rows);
         int[] tokenIds = BatchSampler.Sample(sampledLogits, sampling.Select(s => s.Sequence.Sampler).ToList());
-        return sampling.Select((s, i) => new SequenceUpdate(s.Sequence, s.Sequence.Append(tokenIds[i]))).ToList();
+        var logprobs = LogprobReport.For(sampledLogits, tokenIds, sampling.Select(s => s.Sequence.Request.TopLogprobs).ToList(), tokenizer);
+        return sampling.Select((s, i) => new SequenceUpdate(s.Sequence, tokenIds[i], s.Sequence.Append(tokenIds[i])) { Logprob = logprobs[i] })
+            .ToList();
     }
 
     void Validate(GenerationRequest request)

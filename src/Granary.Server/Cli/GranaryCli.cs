@@ -18,6 +18,7 @@ public static class GranaryCli
     {
         TorchRuntime.EnsureInitialized();
         var root = new RootCommand("Granary: a distributed LLM inference cluster on Orleans and TorchSharp.");
+        root.Subcommands.Add(ServeCommand.Create(stdout, stderr));
         root.Subcommands.Add(GenerateCommand.Create(stdout, stderr));
         root.Subcommands.Add(BenchCommand.Create(stdout, stderr));
         root.Subcommands.Add(ModelCommand.Create(stdout, stderr));

@@ -1,0 +1,21 @@
+namespace Granary.Abstractions.Serving;
+
+/// <summary>
+/// A tokenized request as the API layer hands it to a deployment's router: which model, the prompt's token
+/// ids, how to sample, and who asked. Crosses grain calls, so it holds only plain data.
+/// </summary>
+public sealed record CompletionRequest
+{
+    /// <summary>The deployment (served model name) that should run it.</summary>
+    public required string Model { get; init; }
+
+    public required int[] PromptTokenIds { get; init; }
+
+    public SamplingParams Sampling { get; init; } = new();
+
+    /// <summary>Null: no log-probabilities. N ≥ 0: the sampled token's log-probability plus the N most likely alternatives.</summary>
+    public int? TopLogprobs { get; init; }
+
+    /// <summary>The API key's tenant, when keys are configured (later caches are isolated by it).</summary>
+    public string? Tenant { get; init; }
+}

@@ -1,0 +1,23 @@
+namespace Granary.Abstractions.Serving;
+
+/// <summary>A deployment's model and its load right now (the router's view).</summary>
+public sealed record DeploymentStatus
+{
+    public required string Model { get; init; }
+
+    public int ContextLength { get; init; }
+
+    public int VocabSize { get; init; }
+
+    public int NumRunning { get; init; }
+
+    public int NumWaiting { get; init; }
+
+    /// <summary>KV positions reserved by running sequences, and the budget they share.</summary>
+    public long KvTokensReserved { get; init; }
+
+    public long KvTokenBudget { get; init; }
+
+    /// <summary>Silo that hosts the router (and, until shards are spread, the model).</summary>
+    public string? Host { get; init; }
+}

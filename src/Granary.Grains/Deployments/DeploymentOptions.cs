@@ -1,0 +1,21 @@
+using Granary.Engine.Scheduling;
+
+namespace Granary.Grains.Deployments;
+
+/// <summary>One model deployment a cluster serves: the name clients ask for, where its weights are, how to run them.</summary>
+public sealed record DeploymentOptions
+{
+    /// <summary>The served model name (the OpenAI API's <c>model</c>); also the router grain's key.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>A Hugging Face model folder present on every silo (a shared volume in Kubernetes).</summary>
+    public required string ModelDirectory { get; init; }
+
+    /// <summary>"cpu", "cuda", "cuda:1", ...</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>fp32, bf16 or fp16; null keeps the checkpoint's own dtype.</summary>
+    public string? DType { get; init; }
+
+    public SchedulerOptions Scheduler { get; init; } = new();
+}

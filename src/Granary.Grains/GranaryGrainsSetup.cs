@@ -1,0 +1,20 @@
+using Granary.Grains.Deployments;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Serialization;
+
+namespace Granary.Grains;
+
+/// <summary>What every silo (and every Orleans client) of a Granary cluster registers.</summary>
+public static class GranaryGrainsSetup
+{
+    /// <summary>
+    /// Wire records from Granary.Abstractions (requests, chunks) travel as JSON: that assembly stays free of
+    /// Orleans, and these messages are small. Tensors get generated codecs in this assembly when shards land.
+    /// </summary>
+    public static IServiceCollection AddGranaryWireTypes(this IServiceCollection services) =>
+        services.AddSerializer(serializer => serializer.AddJsonSerializer(
+            isSupported: type => type.Namespace?.StartsWith("Granary.Abstractions", StringComparison.Ordinal) == true));
+
+    public static IServiceCollection AddGranaryDeployments(this IServiceCollection services, IEnumerable<DeploymentOptions> deployments) =>
+        services.AddSingleton(new DeploymentCatalog(deployments));
+}

@@ -1,0 +1,20 @@
+using Granary.Abstractions.Serving;
+
+namespace Granary.Grains.Routing;
+
+/// <summary>
+/// The scheduler of one deployment, keyed by its served model name. Every silo's API layer sends requests
+/// here; the router batches them continuously and streams each one's chunks back.
+/// </summary>
+public interface IRouterGrain : IGrainWithStringKey
+{
+    /// <summary>Loads the model if it is not loaded yet (readiness), and reports the current load.</summary>
+    Task<DeploymentStatus> GetStatus();
+
+    /// <summary>
+    /// Runs one request. The first chunk is an error chunk when the request is refused (bad input, queue
+    /// full); otherwise chunks arrive as tokens are sampled, the last with a finish reason. Cancelling, or
+    /// disposing the enumerator early, stops the sequence and frees its KV.
+    /// </summary>
+    IAsyncEnumerable<CompletionChunk> Generate(CompletionRequest request, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,54 @@
+using System.CommandLine;
+using Granary.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Granary.Server.Cli;
+
+/// <summary>
+/// `granary serve`: an Orleans silo with the OpenAI-compatible HTTP API and gRPC in one process. Each flag
+/// overrides the matching Granary:* setting from appsettings.json and GRANARY__* environment variables.
+/// </summary>
+internal static class ServeCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var flags = new (Option Option, string Setting)[]
+        {
+            (CliOptions.Model(required: false, "Model folder (Hugging Face layout), or \"default\" for the shipped model (the default)"), nameof(GranaryServerOptions.Model)),
+            (new Option<string>("--served-model-name") { Description = "Name clients use as \"model\" (default: the folder's name; granary-default for the shipped model)" }, nameof(GranaryServerOptions.ServedModelName)),
+            (new Option<string>("--urls") { Description = "HTTP endpoint(s), ';'-separated (default http://127.0.0.1:8000)" }, nameof(GranaryServerOptions.Urls)),
+            (new Option<string>("--grpc-urls") { Description = "gRPC (HTTP/2) endpoint(s) (default http://127.0.0.1:8001)" }, nameof(GranaryServerOptions.GrpcUrls)),
+            (new Option<string>("--redis") { Description = "HOST:PORT of Redis for cluster membership (default: localhost clustering)" }, nameof(GranaryServerOptions.Redis)),
+            (new Option<string>("--cluster-id") { Description = "Orleans cluster id (default granary)" }, nameof(GranaryServerOptions.ClusterId)),
+            (new Option<int>("--silo-port") { Description = "Silo-to-silo port (default 11111)" }, nameof(GranaryServerOptions.SiloPort)),
+            (new Option<int>("--gateway-port") { Description = "Orleans client gateway port (default 30000)" }, nameof(GranaryServerOptions.GatewayPort)),
+            (new Option<int>("--primary-silo-port") { Description = "Localhost clustering: silo port of the first silo to join" }, nameof(GranaryServerOptions.PrimarySiloPort)),
+            (new Option<string>("--advertised-ip") { Description = "Address other silos reach this one at (default 127.0.0.1)" }, nameof(GranaryServerOptions.AdvertisedIp)),
+            (CliOptions.Device(), nameof(GranaryServerOptions.Device)),
+            (CliOptions.DType(), nameof(GranaryServerOptions.DType)),
+            (new Option<int>("--max-num-seqs") { Description = "Most sequences decoding at once (default 64)" }, nameof(GranaryServerOptions.MaxNumSeqs)),
+            (new Option<int>("--max-num-batched-tokens") { Description = "Most tokens per forward step; longer prompts prefill in chunks (default 2048)" }, nameof(GranaryServerOptions.MaxNumBatchedTokens)),
+            (new Option<int>("--max-num-waiting") { Description = "Most queued requests; more get 429 (default 1024)" }, nameof(GranaryServerOptions.MaxNumWaiting)),
+            (new Option<long>("--kv-cache-tokens") { Description = "KV positions all running sequences may reserve together (default unlimited)" }, nameof(GranaryServerOptions.KvCacheTokens)),
+        };
+        var command = new Command("serve", "Start a silo serving the OpenAI-compatible HTTP API and gRPC");
+        foreach (var (option, _) in flags) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            var overrides = new Dictionary<string, string?>();
+            foreach (var (option, setting) in flags)
+                if (parse.GetResult(option) is { Implicit: false } result)
+                    overrides[setting] = result.Tokens.Count > 0 ? result.Tokens[^1].Value : null;
+            var app = GranaryHost.Build(overrides);
+            var options = app.Services.GetRequiredService<GranaryServerOptions>();
+            app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("granary")
+                .LogInformation("Granary serving at {Urls} (gRPC {GrpcUrls}); clustering: {Clustering}", options.Urls, options.GrpcUrls,
+                    options.Redis is null ? "localhost" : $"redis {options.Redis}"));
+            app.Run();
+            return GranaryCli.ExitOk;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,34 @@
+using Granary.Grains;
+using Granary.Grains.Deployments;
+using Granary.Server.Serving;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Granary.Server.Hosting;
+
+/// <summary>
+/// The API half of a Granary process (HTTP, gRPC, health), independent of whether the process is a silo
+/// (<c>granary serve</c>) or an Orleans client in front of one (tests, a future API-only tier).
+/// </summary>
+public static class GranaryApi
+{
+    public static IServiceCollection AddGranaryApi(this IServiceCollection services, IReadOnlyList<DeploymentOptions> deployments)
+    {
+        services.AddGranaryWireTypes();
+        foreach (var frontend in deployments.Select(ModelFrontend.Load)) services.AddSingleton(frontend);
+        services.AddSingleton<ModelGateway>();
+        services.AddSingleton<Readiness>();
+        services.AddHostedService<DeploymentWarmup>();
+        return services;
+    }
+
+    public static WebApplication MapGranaryApi(this WebApplication app)
+    {
+        app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
+        app.MapGet("/health/ready", (Readiness readiness) => readiness.IsReady
+            ? Results.Ok(new { status = readiness.Status })
+            : Results.Json(new { status = readiness.Status }, statusCode: StatusCodes.Status503ServiceUnavailable));
+        return app;
+    }
+}

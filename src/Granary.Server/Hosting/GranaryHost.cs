@@ -1,0 +1,97 @@
+using System.Net;
+using Granary.Abstractions;
+using Granary.Grains;
+using Granary.Grains.Deployments;
+using Granary.Server.Models;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using StackExchange.Redis;
+
+namespace Granary.Server.Hosting;
+
+/// <summary>
+/// Builds a `granary serve` process: an Orleans silo hosting the deployment's router grain, and Kestrel
+/// serving the HTTP API (and gRPC on its own HTTP/2 port) in the same process. Clustering is localhost
+/// without Redis (one command, nothing to install) and Orleans Redis clustering with it.
+/// </summary>
+public static class GranaryHost
+{
+    /// <summary>
+    /// Reads and validates the options (appsettings.json, GRANARY__* environment, then <paramref name="overrides"/>
+    /// from flags) and builds the app. Throws <see cref="GranaryUserError"/> naming the bad setting.
+    /// </summary>
+    public static WebApplication Build(IReadOnlyDictionary<string, string?> overrides, string[]? args = null, Action<ILoggingBuilder>? logging = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args ?? [], ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(overrides.Select(o => KeyValuePair.Create($"{GranaryServerOptions.Section}:{o.Key}", o.Value)));
+        var options = builder.Configuration.GetSection(GranaryServerOptions.Section).Get<GranaryServerOptions>() ?? new GranaryServerOptions();
+        if (options.Validate() is { } problem) throw new GranaryUserError(problem);
+        string modelDirectory = DefaultModels.ResolveTarget(options.Model);
+        if (!File.Exists(Path.Combine(modelDirectory, "config.json")))
+            throw new GranaryUserError($"--model: {modelDirectory} is not a model folder (no config.json)");
+        var deployment = options.ToDeployment(modelDirectory);
+
+        if (logging is not null) logging(builder.Logging);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddGranaryApi([deployment]);
+        builder.Services.AddGranaryDeployments([deployment]);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            foreach (string url in GranaryServerOptions.SplitUrls(options.Urls)) Listen(kestrel, url, HttpProtocols.Http1AndHttp2);
+            foreach (string url in GranaryServerOptions.SplitUrls(options.GrpcUrls)) Listen(kestrel, url, HttpProtocols.Http2);
+        });
+        builder.UseOrleans(silo => ConfigureSilo(silo, options));
+        var app = builder.Build();
+        app.MapGranaryApi();
+        return app;
+    }
+
+    static void ConfigureSilo(ISiloBuilder silo, GranaryServerOptions options)
+    {
+        silo.Configure<ClusterOptions>(cluster =>
+        {
+            cluster.ClusterId = options.ClusterId;
+            cluster.ServiceId = options.ServiceId;
+        });
+        if (options.Redis is { } redis)
+        {
+            silo.UseRedisClustering(redisOptions => redisOptions.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+            silo.ConfigureEndpoints(IPAddress.Parse(options.AdvertisedIp), options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: true);
+        }
+        else
+        {
+            var primary = options.PrimarySiloPort is { } port ? new IPEndPoint(IPAddress.Loopback, port) : null;
+            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
+        }
+    }
+
+    static void Listen(KestrelServerOptions kestrel, string url, HttpProtocols protocols)
+    {
+        var uri = new Uri(url);
+        Action<ListenOptions> configure = listen =>
+        {
+            listen.Protocols = protocols;
+            if (uri.Scheme == "https") listen.UseHttps();
+        };
+        switch (uri.Host)
+        {
+            case "localhost":
+                kestrel.ListenLocalhost(uri.Port, configure);
+                break;
+            case "*" or "+" or "0.0.0.0" or "[::]":
+                kestrel.ListenAnyIP(uri.Port, configure);
+                break;
+            default:
+                if (!IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address))
+                    throw new GranaryUserError($"--urls: \"{url}\": use an IP address, localhost or 0.0.0.0, not a host name");
+                kestrel.Listen(address, uri.Port, configure);
+                break;
+        }
+    }
+}

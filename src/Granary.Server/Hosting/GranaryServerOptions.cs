@@ -1,0 +1,130 @@
+using Granary.Engine.Scheduling;
+using Granary.Grains.Deployments;
+
+namespace Granary.Server.Hosting;
+
+/// <summary>
+/// Everything `granary serve` takes, bound from the "Granary" configuration section: appsettings.json, then
+/// environment variables (GRANARY__MODEL, GRANARY__REDIS, ...), then command-line flags, later ones winning.
+/// </summary>
+public sealed class GranaryServerOptions
+{
+    public const string Section = "Granary";
+
+    /// <summary>A Hugging Face model folder, or "default" for the shipped model.</summary>
+    public string Model { get; set; } = "default";
+
+    /// <summary>The name clients pass as <c>model</c>; defaults to the folder's name ("granary-default" for the shipped model).</summary>
+    public string? ServedModelName { get; set; }
+
+    /// <summary>HTTP (OpenAI API, health) endpoint(s), separated by ';'.</summary>
+    public string Urls { get; set; } = "http://127.0.0.1:8000";
+
+    /// <summary>gRPC endpoint(s): HTTP/2 without TLS needs its own port.</summary>
+    public string GrpcUrls { get; set; } = "http://127.0.0.1:8001";
+
+    /// <summary>HOST:PORT of the Redis that holds cluster membership; none means a single-host localhost cluster.</summary>
+    public string? Redis { get; set; }
+
+    public string ClusterId { get; set; } = "granary";
+
+    public string ServiceId { get; set; } = "granary";
+
+    /// <summary>Silo-to-silo port and client gateway port; distinct per silo on one host.</summary>
+    public int SiloPort { get; set; } = 11111;
+
+    public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>The address other silos reach this one at (the pod IP in Kubernetes).</summary>
+    public string AdvertisedIp { get; set; } = "127.0.0.1";
+
+    /// <summary>With localhost clustering: the silo port of the first silo, which later ones join (none: this is it).</summary>
+    public int? PrimarySiloPort { get; set; }
+
+    public string Device { get; set; } = "cpu";
+
+    /// <summary>fp32, bf16 or fp16; none keeps the checkpoint's own.</summary>
+    public string? DType { get; set; }
+
+    public int MaxNumSeqs { get; set; } = 64;
+
+    public int MaxNumBatchedTokens { get; set; } = 2048;
+
+    public int MaxNumWaiting { get; set; } = 1024;
+
+    /// <summary>KV positions all running sequences may reserve together; none: unlimited.</summary>
+    public long? KvCacheTokens { get; set; }
+
+    /// <summary>API keys and their tenants; when any are configured, every API call must present one.</summary>
+    public List<ApiKeyOptions> ApiKeys { get; set; } = [];
+
+    /// <summary>Returns the first problem, naming the setting, or null.</summary>
+    public string? Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Model)) return "Granary:Model (--model) is empty";
+        if (string.IsNullOrWhiteSpace(Urls)) return "Granary:Urls (--urls) is empty";
+        foreach (string url in SplitUrls(Urls).Concat(SplitUrls(GrpcUrls)))
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                return $"Granary:Urls / GrpcUrls: \"{url}\" is not an http(s) URL like http://127.0.0.1:8000";
+        if (Redis is not null && !IsHostPort(Redis)) return $"Granary:Redis (--redis): \"{Redis}\" is not HOST:PORT";
+        if (SiloPort is < 1 or > 65535) return $"Granary:SiloPort (--silo-port) must be a port number (got {SiloPort})";
+        if (GatewayPort is < 1 or > 65535) return $"Granary:GatewayPort (--gateway-port) must be a port number (got {GatewayPort})";
+        if (SiloPort == GatewayPort) return "Granary:SiloPort and Granary:GatewayPort must differ";
+        if (!System.Net.IPAddress.TryParse(AdvertisedIp, out _)) return $"Granary:AdvertisedIp: \"{AdvertisedIp}\" is not an IP address";
+        if (MaxNumSeqs < 1) return $"Granary:MaxNumSeqs must be >= 1 (got {MaxNumSeqs})";
+        if (MaxNumBatchedTokens < MaxNumSeqs) return $"Granary:MaxNumBatchedTokens ({MaxNumBatchedTokens}) must be >= Granary:MaxNumSeqs ({MaxNumSeqs})";
+        if (MaxNumWaiting < 0) return "Granary:MaxNumWaiting must be >= 0";
+        if (KvCacheTokens is < 1) return "Granary:KvCacheTokens must be >= 1";
+        if (DType is not null && Model is not null && Granary.Model.Loading.RunDType.TryParse(DType) is null)
+            return $"Granary:DType (--dtype): \"{DType}\" is not fp32, bf16 or fp16";
+        for (int i = 0; i < ApiKeys.Count; i++)
+            if (ApiKeys[i].Validate() is { } problem) return $"Granary:ApiKeys:{i}: {problem}";
+        return null;
+    }
+
+    public static IEnumerable<string> SplitUrls(string urls) =>
+        urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    public SchedulerOptions ToSchedulerOptions() => new()
+    {
+        MaxNumRunningSequences = MaxNumSeqs,
+        MaxNumBatchedTokens = MaxNumBatchedTokens,
+        MaxNumWaiting = MaxNumWaiting,
+        KvCacheTokenBudget = KvCacheTokens ?? long.MaxValue,
+    };
+
+    /// <summary>The one deployment this process serves, its model folder resolved.</summary>
+    public DeploymentOptions ToDeployment(string modelDirectory) => new()
+    {
+        Name = ServedModelName ?? DefaultServedName(modelDirectory),
+        ModelDirectory = modelDirectory,
+        Device = Device,
+        DType = DType,
+        Scheduler = ToSchedulerOptions(),
+    };
+
+    string DefaultServedName(string modelDirectory) =>
+        Model == Models.DefaultModels.Name ? "granary-default" : new DirectoryInfo(modelDirectory).Name;
+
+    static bool IsHostPort(string value)
+    {
+        int colon = value.LastIndexOf(':');
+        return colon > 0 && int.TryParse(value[(colon + 1)..], out int port) && port is > 0 and < 65536;
+    }
+}
+
+/// <summary>One API key. <see cref="Key"/> is the secret as clients send it; <see cref="Tenant"/> names whose it is.</summary>
+public sealed class ApiKeyOptions
+{
+    public string Key { get; set; } = "";
+
+    public string Tenant { get; set; } = "";
+
+    public string? Validate()
+    {
+        if (string.IsNullOrEmpty(Key)) return "Key is empty";
+        if (Key.Length < 8) return "Key must be at least 8 characters";
+        if (string.IsNullOrWhiteSpace(Tenant)) return "Tenant is empty";
+        return null;
+    }
+}

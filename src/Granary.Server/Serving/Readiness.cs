@@ -1,0 +1,57 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Granary.Server.Serving;
+
+/// <summary>Whether this process can serve: true once every deployment's router has loaded its model.</summary>
+public sealed class Readiness
+{
+    volatile bool _isReady;
+
+    public bool IsReady => _isReady;
+
+    public string Status { get; private set; } = "loading";
+
+    internal void MarkReady()
+    {
+        Status = "ready";
+        _isReady = true;
+    }
+
+    internal void MarkFailed(string problem) => Status = problem;
+}
+
+/// <summary>
+/// After the host starts, touches every deployment's router so the model loads before the first request,
+/// retrying while the cluster forms; then marks the process ready (GET /health/ready).
+/// </summary>
+public sealed class DeploymentWarmup(ModelGateway gateway, Readiness readiness, ILogger<DeploymentWarmup> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        foreach (var model in gateway.Models)
+        {
+            for (int attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    var status = await gateway.GetStatus(model.Name);
+                    logger.LogInformation("Deployment {Model} ready on {Host}", model.Name, status.Host);
+                    break;
+                }
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested && attempt < 30)
+                {
+                    logger.LogWarning("Deployment {Model} not ready yet (attempt {Attempt}): {Message}", model.Name, attempt, e.Message);
+                    await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+                }
+                catch (Exception e)
+                {
+                    readiness.MarkFailed($"deployment {model.Name} failed to load: {e.Message}");
+                    logger.LogError(e, "Deployment {Model} failed to load", model.Name);
+                    return;
+                }
+            }
+        }
+        readiness.MarkReady();
+    }
+}
