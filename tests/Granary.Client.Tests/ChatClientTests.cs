@@ -4,7 +4,8 @@ using Microsoft.Extensions.AI;
 namespace Granary.Client.Tests;
 
 /// <summary>Granary through Microsoft.Extensions.AI's <see cref="IChatClient"/>, against a real server.</summary>
-public sealed class ChatClientTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+[Collection(ServerCollection.Name)]
+public sealed class ChatClientTests(ServerFixture fixture)
 {
     static readonly ChatMessage[] Conversation = [new(ChatRole.System, "You are terse."), new(ChatRole.User, "Tell me a story.")];
 

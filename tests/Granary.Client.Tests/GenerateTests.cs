@@ -7,7 +7,8 @@ using Grpc.Core;
 namespace Granary.Client.Tests;
 
 /// <summary>The raw gRPC calls against a real server: streams, exactness, errors, cancellation.</summary>
-public sealed class GenerateTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+[Collection(ServerCollection.Name)]
+public sealed class GenerateTests(ServerFixture fixture)
 {
     static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(60);
     const string Prompt = "Once upon a time";

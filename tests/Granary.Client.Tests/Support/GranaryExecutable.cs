@@ -23,6 +23,8 @@ public static class GranaryExecutable
         start.ArgumentList.Add(DllPath);
         foreach (string arg in args) start.ArgumentList.Add(arg);
         start.Environment.Remove("GRANARY_DEBUG");
+        // No diagnostics IPC: a killed server would leave its pipes behind in the temp folder.
+        start.Environment["DOTNET_EnableDiagnostics"] = "0";
         foreach (string name in start.Environment.Keys.Where(k => k.StartsWith("GRANARY__", StringComparison.OrdinalIgnoreCase)).ToList())
             start.Environment.Remove(name);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;

@@ -2,7 +2,7 @@ using Granary.TestKit;
 
 namespace Granary.Client.Tests.Support;
 
-/// <summary>One tiny synthesized model and one `granary serve` on it, shared by a test class.</summary>
+/// <summary>One tiny synthesized model and one `granary serve` on it, shared by the tests of a collection or class.</summary>
 public class ServerFixture : IAsyncLifetime
 {
     public const string ModelName = "tiny-llama";
@@ -40,4 +40,11 @@ public sealed class ApiKeyServerFixture : ServerFixture
         ["GRANARY__APIKEYS__0__KEY"] = Key,
         ["GRANARY__APIKEYS__0__TENANT"] = "acme",
     };
+}
+
+/// <summary>The test classes that share one plain server (no API keys).</summary>
+[CollectionDefinition(Name)]
+public sealed class ServerCollection : ICollectionFixture<ServerFixture>
+{
+    public const string Name = "granary serve";
 }
