@@ -20,6 +20,8 @@ public sealed class GranaryServer : IDisposable
         Output = output;
         HttpAddress = httpAddress;
         GrpcAddress = grpcAddress;
+        // A test run that ends without disposing its fixtures (aborted, crashed test) still takes the server down.
+        AppDomain.CurrentDomain.ProcessExit += KillOnExit;
     }
 
     public Uri HttpAddress { get; }
@@ -58,9 +60,12 @@ public sealed class GranaryServer : IDisposable
 
     public void Dispose()
     {
+        AppDomain.CurrentDomain.ProcessExit -= KillOnExit;
         GranaryExecutable.Kill(_process);
         _process.Dispose();
     }
+
+    void KillOnExit(object? sender, EventArgs e) => GranaryExecutable.Kill(_process);
 
     async Task WaitUntilReadyAsync()
     {
