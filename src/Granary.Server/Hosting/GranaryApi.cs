@@ -1,5 +1,6 @@
 using Granary.Grains;
 using Granary.Grains.Deployments;
+using Granary.Server.Api.Grpc;
 using Granary.Server.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -20,6 +21,8 @@ public static class GranaryApi
         services.AddSingleton<ModelGateway>();
         services.AddSingleton<Readiness>();
         services.AddHostedService<DeploymentWarmup>();
+        services.AddGrpc();
+        services.AddSingleton(provider => ApiKeyLookup.From(provider.GetService<GranaryServerOptions>()));
         return services;
     }
 
@@ -29,6 +32,7 @@ public static class GranaryApi
         app.MapGet("/health/ready", (Readiness readiness) => readiness.IsReady
             ? Results.Ok(new { status = readiness.Status })
             : Results.Json(new { status = readiness.Status }, statusCode: StatusCodes.Status503ServiceUnavailable));
+        app.MapGrpcService<GranaryGrpcService>();
         return app;
     }
 }

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Granary.Client.Tests.Support;
+
+/// <summary>
+/// A running `granary serve` on free loopback ports (HTTP, gRPC, silo, gateway), ready to serve: the
+/// constructor returns once GET /health/ready answers 200. Dispose kills the process.
+/// </summary>
+public sealed class GranaryServer : IDisposable
+{
+    static readonly TimeSpan ReadyTimeout = TimeSpan.FromMinutes(3);
+
+    readonly Process _process;
+
+    GranaryServer(Process process, ProcessOutput output, Uri httpAddress, Uri grpcAddress)
+    {
+        _process = process;
+        Output = output;
+        HttpAddress = httpAddress;
+        GrpcAddress = grpcAddress;
+        // A test run that ends without disposing its fixtures (aborted, crashed test) still takes the server down.
+        AppDomain.CurrentDomain.ProcessExit += KillOnExit;
+    }
+
+    public Uri HttpAddress { get; }
+
+    public Uri GrpcAddress { get; }
+
+    /// <summary>What the server has logged so far, for failure messages.</summary>
+    public ProcessOutput Output { get; }
+
+    public bool HasExited => _process.HasExited;
+
+    public static async Task<GranaryServer> StartAsync(string modelDir, string servedModelName, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        int[] ports = FreeLoopbackPorts(4);
+        var httpAddress = new Uri($"http://127.0.0.1:{ports[0]}");
+        var grpcAddress = new Uri($"http://127.0.0.1:{ports[1]}");
+        string[] args =
+        [
+            "serve", "--model", modelDir, "--served-model-name", servedModelName,
+            "--urls", httpAddress.ToString().TrimEnd('/'), "--grpc-urls", grpcAddress.ToString().TrimEnd('/'),
+            "--silo-port", ports[2].ToString(), "--gateway-port", ports[3].ToString(),
+        ];
+        var (process, output) = GranaryExecutable.Start(args, environment);
+        var server = new GranaryServer(process, output, httpAddress, grpcAddress);
+        try
+        {
+            await server.WaitUntilReadyAsync();
+            return server;
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        AppDomain.CurrentDomain.ProcessExit -= KillOnExit;
+        GranaryExecutable.Kill(_process);
+        _process.Dispose();
+    }
+
+    void KillOnExit(object? sender, EventArgs e) => GranaryExecutable.Kill(_process);
+
+    async Task WaitUntilReadyAsync()
+    {
+        using var http = new HttpClient { BaseAddress = HttpAddress, Timeout = TimeSpan.FromSeconds(5) };
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < ReadyTimeout)
+        {
+            if (_process.HasExited) Assert.Fail($"granary serve exited with {_process.ExitCode} before it was ready\n{Output}");
+            try
+            {
+                using var response = await http.GetAsync("/health/ready");
+                if (response.StatusCode == HttpStatusCode.OK) return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // Not listening yet.
+            }
+            await Task.Delay(250);
+        }
+        Assert.Fail($"granary serve was not ready within {ReadyTimeout.TotalSeconds:F0} s\n{Output}");
+    }
+
+    /// <summary>Ports nothing listens on now: all held open together so they differ, then released for the server.</summary>
+    public static int[] FreeLoopbackPorts(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        try
+        {
+            foreach (var listener in listeners) listener.Start();
+            return listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
+        }
+        finally
+        {
+            foreach (var listener in listeners) listener.Stop();
+        }
+    }
+}
