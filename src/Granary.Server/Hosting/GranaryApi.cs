@@ -1,5 +1,6 @@
 using Granary.Grains;
 using Granary.Grains.Deployments;
+using Granary.Server.Api.OpenAi;
 using Granary.Server.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -20,6 +21,7 @@ public static class GranaryApi
         services.AddSingleton<ModelGateway>();
         services.AddSingleton<Readiness>();
         services.AddHostedService<DeploymentWarmup>();
+        services.AddOpenAiApi();
         return services;
     }
 
@@ -29,6 +31,7 @@ public static class GranaryApi
         app.MapGet("/health/ready", (Readiness readiness) => readiness.IsReady
             ? Results.Ok(new { status = readiness.Status })
             : Results.Json(new { status = readiness.Status }, statusCode: StatusCodes.Status503ServiceUnavailable));
+        app.MapOpenAiApi();
         return app;
     }
 }

@@ -1,0 +1,60 @@
+using System.Text.Json;
+using Granary.Server.Serving;
+
+namespace Granary.Server.Api.OpenAi;
+
+/// <summary>The <c>prompt</c> of /v1/completions as token ids: text, one text in an array, or token ids.</summary>
+public static class CompletionPrompt
+{
+    public static int[] Encode(JsonElement? prompt, ModelFrontend model)
+    {
+        if (prompt is not { } element || element.ValueKind == JsonValueKind.Null) throw Invalid("prompt is required");
+        int[] ids = element.ValueKind switch
+        {
+            JsonValueKind.String => model.EncodePrompt(element.GetString()!),
+            JsonValueKind.Array => EncodeArray(element, model),
+            _ => throw Invalid("prompt must be a string, an array with one string, or an array of token ids"),
+        };
+        PromptLimits.Check(ids, model, "prompt");
+        return ids;
+    }
+
+    static int[] EncodeArray(JsonElement array, ModelFrontend model)
+    {
+        int length = array.GetArrayLength();
+        if (length == 0) throw Invalid("prompt must not be an empty array");
+        var first = array[0];
+        if (first.ValueKind == JsonValueKind.String)
+            return length == 1
+                ? model.EncodePrompt(first.GetString()!)
+                : throw Invalid("Only one prompt per request is supported; send the others as separate requests");
+        var ids = new int[length];
+        int i = 0;
+        foreach (var item in array.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt32(out ids[i++]))
+                throw Invalid("prompt must be a string, an array with one string, or an array of token ids");
+        }
+        return ids;
+    }
+
+    static OpenAiRequestException Invalid(string message) => OpenAiRequestException.Invalid(message, "prompt");
+}
+
+/// <summary>Checks every prompt must pass before it is sent to a deployment.</summary>
+public static class PromptLimits
+{
+    /// <summary>Not empty, within the vocabulary, and shorter than the context (the reply needs at least one position).</summary>
+    public static void Check(int[] ids, ModelFrontend model, string param)
+    {
+        if (ids.Length == 0) throw OpenAiRequestException.Invalid("The prompt is empty", param);
+        int vocab = model.Config.VocabSize;
+        foreach (int id in ids)
+            if (id < 0 || id >= vocab)
+                throw OpenAiRequestException.Invalid($"Token id {id} is outside the model's vocabulary (0..{vocab - 1})", param);
+        if (ids.Length >= model.ContextLength)
+            throw OpenAiRequestException.Invalid(
+                $"This model's maximum context length is {model.ContextLength} tokens, but the prompt has {ids.Length} tokens; shorten it",
+                param, "context_length_exceeded");
+    }
+}
