@@ -17,7 +17,8 @@ public static class GenerationResponder
     public static async Task<IResult> RespondAsync(HttpContext http, ModelGateway gateway, GenerationPlan plan)
     {
         var cancellationToken = http.RequestAborted;
-        var (run, refusal) = await GenerationRun.StartAsync(gateway, plan.Request, cancellationToken);
+        var output = gateway.Generate(plan.Request, cancellationToken);
+        var (run, refusal) = await GenerationRun.StartAsync(output, plan.Request.Model, cancellationToken);
         if (refusal is not null) return refusal.ToResult();
         if (plan.Stream) return new ServerSentEventsResult(run!, plan.Shape, plan.IncludeUsage);
         await using (run)

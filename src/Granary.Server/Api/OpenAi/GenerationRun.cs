@@ -26,27 +26,29 @@ public sealed class GenerationRun : IAsyncDisposable
     /// Sends the request and waits for its first chunk. Returns the refusal instead when the deployment
     /// refused it or could not be reached. Throws <see cref="OperationCanceledException"/> when the client left.
     /// </summary>
+    /// <param name="output">The request's chunks from <see cref="ModelGateway.Generate"/>.</param>
+    /// <param name="model">The deployment, for messages.</param>
     public static async Task<(GenerationRun? Run, OpenAiError? Refusal)> StartAsync(
-        ModelGateway gateway, CompletionRequest request, CancellationToken cancellationToken)
+        IAsyncEnumerable<CompletionChunk> output, string model, CancellationToken cancellationToken)
     {
-        var chunks = gateway.Generate(request, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        var chunks = output.GetAsyncEnumerator(cancellationToken);
         OpenAiError? refusal;
         try
         {
             if (await chunks.MoveNextAsync())
             {
-                if (chunks.Current.Error is not { } error) return (new GenerationRun(chunks, chunks.Current, request.Model), null);
+                if (chunks.Current.Error is not { } error) return (new GenerationRun(chunks, chunks.Current, model), null);
                 refusal = OpenAiError.FromServing(error);
             }
             else
             {
-                refusal = OpenAiError.Internal($"The deployment `{request.Model}` ended the request without output");
+                refusal = OpenAiError.Internal($"The deployment `{model}` ended the request without output");
             }
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             // Refusals come back as chunks, so an exception here means the router could not be reached or activated.
-            refusal = Unreachable(request.Model, e);
+            refusal = Unreachable(model, e);
         }
         await DisposeQuietly(chunks);
         return (null, refusal);

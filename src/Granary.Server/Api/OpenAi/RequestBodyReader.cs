@@ -15,7 +15,9 @@ public static class RequestBodyReader
         }
         catch (JsonException e)
         {
-            string? param = ParamOf(e.Path);
+            // A syntax error comes from the reader (the inner exception); the path then only says where it stopped.
+            bool isSyntaxError = e.InnerException is JsonException;
+            string? param = isSyntaxError ? null : ParamOf(e.Path);
             string message = param is null
                 ? "The request body is not a valid JSON object"
                 : $"Invalid type or value for '{param}'";
