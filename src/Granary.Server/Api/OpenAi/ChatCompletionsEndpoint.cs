@@ -22,8 +22,7 @@ public static class ChatCompletionsEndpoint
             : (body.MaxTokens, "max_tokens");
         int? topLogprobs = TopLogprobs(body);
         int[] prompt = ChatPrompt.Encode(body.Messages, model);
-        // Without a limit the reply may fill the rest of the context (as vLLM does).
-        var sampling = SamplingFields.Read(body, maxTokens, defaultMaxTokens: model.ContextLength - prompt.Length);
+        var sampling = SamplingFields.Read(body, maxTokens, DefaultMaxTokens(model, prompt.Length));
         var request = new CompletionRequest
         {
             Model = model.Name,
@@ -34,6 +33,16 @@ public static class ChatCompletionsEndpoint
         };
         var shape = new ChatCompletionShape(ResponseIdentity.New("chatcmpl", model.Name, body.ReturnTokensAsTokenIds ?? false));
         return new GenerationPlan(request, shape, body.Stream ?? false, body.StreamOptions?.IncludeUsage ?? false);
+    }
+
+    /// <summary>
+    /// Without a limit the reply may fill the rest of the context, as in vLLM; but a sequence reserves its
+    /// KV up front, so no more than the deployment's KV budget (else the router would refuse every such request).
+    /// </summary>
+    static int DefaultMaxTokens(ModelFrontend model, int numPromptTokens)
+    {
+        long room = Math.Min(model.ContextLength, model.Deployment.Scheduler.KvCacheTokenBudget) - numPromptTokens;
+        return (int)Math.Max(1, room);
     }
 
     /// <summary><c>logprobs: true</c> turns them on; <c>top_logprobs</c> adds alternatives and needs it.</summary>

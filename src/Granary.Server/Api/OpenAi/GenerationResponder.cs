@@ -4,9 +4,6 @@ using Microsoft.AspNetCore.Http;
 
 namespace Granary.Server.Api.OpenAi;
 
-/// <summary>How a validated request is answered: streamed or whole, in the endpoint's <see cref="IResponseShape"/>.</summary>
-public sealed record GenerationPlan(CompletionRequest Request, IResponseShape Shape, bool Stream, bool IncludeUsage);
-
 /// <summary>Runs a <see cref="GenerationPlan"/> against its deployment and turns the outcome into a response.</summary>
 public static class GenerationResponder
 {

@@ -50,6 +50,11 @@ public sealed class GenerationRun : IAsyncDisposable
             // Refusals come back as chunks, so an exception here means the router could not be reached or activated.
             refusal = Unreachable(model, e);
         }
+        catch
+        {
+            await DisposeQuietly(chunks); // the client left while the request waited for its first token
+            throw;
+        }
         await DisposeQuietly(chunks);
         return (null, refusal);
     }

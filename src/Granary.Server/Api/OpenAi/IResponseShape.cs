@@ -20,10 +20,3 @@ public interface IResponseShape
     /// <summary>The whole response of a request that was not streamed.</summary>
     object Response(GenerationOutcome outcome);
 }
-
-/// <summary>Identity of one response, repeated on each of its chunks.</summary>
-public sealed record ResponseIdentity(string Id, long Created, string Model, bool TokensAsIds)
-{
-    public static ResponseIdentity New(string idPrefix, string model, bool tokensAsIds) =>
-        new($"{idPrefix}-{Guid.NewGuid():N}", DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model, tokensAsIds);
-}

@@ -1,27 +1,15 @@
 using Granary.Server.Api.Auth;
-using Granary.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Granary.Server.Api.OpenAi;
 
 /// <summary>The OpenAI-compatible HTTP API under /v1, behind the API-key check.</summary>
 public static class OpenAiEndpoints
 {
-    /// <summary>
-    /// Registers the key registry from <see cref="GranaryServerOptions.ApiKeys"/> when the host registered
-    /// options (no options: no keys); a host may register its own <see cref="ApiKeyRegistry"/> first.
-    /// </summary>
-    public static IServiceCollection AddOpenAiApi(this IServiceCollection services)
-    {
-        services.TryAddSingleton(provider => provider.GetService<GranaryServerOptions>() is { } options
-            ? new ApiKeyRegistry(options.ApiKeys)
-            : ApiKeyRegistry.Open);
-        return services;
-    }
+    public static IServiceCollection AddOpenAiApi(this IServiceCollection services) => services.AddApiKeyRegistry();
 
     public static IEndpointRouteBuilder MapOpenAiApi(this IEndpointRouteBuilder app)
     {
