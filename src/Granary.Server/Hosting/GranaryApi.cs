@@ -1,6 +1,8 @@
 using Granary.Grains;
 using Granary.Grains.Deployments;
+using Granary.Server.Api.Auth;
 using Granary.Server.Api.Grpc;
+using Granary.Server.Api.OpenAi;
 using Granary.Server.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -21,8 +23,9 @@ public static class GranaryApi
         services.AddSingleton<ModelGateway>();
         services.AddSingleton<Readiness>();
         services.AddHostedService<DeploymentWarmup>();
+        services.AddApiKeyRegistry();
+        services.AddOpenAiApi();
         services.AddGrpc();
-        services.AddSingleton(provider => ApiKeyLookup.From(provider.GetService<GranaryServerOptions>()));
         return services;
     }
 
@@ -32,6 +35,7 @@ public static class GranaryApi
         app.MapGet("/health/ready", (Readiness readiness) => readiness.IsReady
             ? Results.Ok(new { status = readiness.Status })
             : Results.Json(new { status = readiness.Status }, statusCode: StatusCodes.Status503ServiceUnavailable));
+        app.MapOpenAiApi();
         app.MapGrpcService<GranaryGrpcService>();
         return app;
     }

@@ -87,14 +87,14 @@ public sealed class RedisClusterEndToEndTests(RedisClusterFixture cluster) : ICl
     }
 
     [Fact]
-    public void The_cli_and_the_cluster_agree_on_greedy_text()
+    public async Task The_cli_and_the_cluster_agree_on_greedy_text()
     {
         var cli = Cmd.GenerateJson(cluster.ModelDirectory, "def add(a, b):", "--max-tokens", "8", "--temperature", "0");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         var body = new { model = RedisClusterFixture.Model, prompt = "def add(a, b):", max_tokens = 8, temperature = 0 };
-        using var response = http.PostAsync($"{cluster.Silos[0].HttpUrl}/v1/completions",
-            new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json")).GetAwaiter().GetResult();
-        using var document = JsonDocument.Parse(response.Content.ReadAsStringAsync().GetAwaiter().GetResult());
+        using var response = await http.PostAsync($"{cluster.Silos[0].HttpUrl}/v1/completions",
+            new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"));
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal(Cmd.Text(cli), document.RootElement.GetProperty("choices")[0].GetProperty("text").GetString());
     }
 }

@@ -1,3 +1,4 @@
+using Granary.Server.Api.Auth;
 using Granary.Abstractions.Serving;
 using Granary.Grpc.V1;
 using Granary.Server.Serving;
@@ -12,7 +13,7 @@ namespace Granary.Server.Api.Grpc;
 /// chunks. The call's cancellation token goes to the gateway, so a client that cancels frees its sequence.
 /// </summary>
 internal sealed class GranaryGrpcService(
-    ModelGateway gateway, Readiness readiness, ApiKeyLookup apiKeys, ILogger<GranaryGrpcService> logger) : GranaryService.GranaryBase
+    ModelGateway gateway, Readiness readiness, ApiKeyRegistry apiKeys, ILogger<GranaryGrpcService> logger) : GranaryService.GranaryBase
 {
     const string BearerPrefix = "Bearer ";
 

@@ -1,0 +1,23 @@
+using Granary.Server.Api.Auth;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Granary.Server.Api.OpenAi;
+
+/// <summary>The OpenAI-compatible HTTP API under /v1, behind the API-key check.</summary>
+public static class OpenAiEndpoints
+{
+    public static IServiceCollection AddOpenAiApi(this IServiceCollection services) => services.AddApiKeyRegistry();
+
+    public static IEndpointRouteBuilder MapOpenAiApi(this IEndpointRouteBuilder app)
+    {
+        var v1 = app.MapGroup("/v1").AddEndpointFilter<ApiKeyEndpointFilter>();
+        v1.MapGet("/models", ModelsEndpoint.List);
+        v1.MapGet("/models/{id}", ModelsEndpoint.Get);
+        v1.MapPost("/completions", CompletionsEndpoint.HandleAsync);
+        v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
+        return app;
+    }
+}

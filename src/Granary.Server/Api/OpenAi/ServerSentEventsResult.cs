@@ -1,0 +1,63 @@
+using System.Text;
+using Granary.Abstractions.Serving;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Granary.Server.Api.OpenAi;
+
+/// <summary>
+/// A streamed response: each chunk as <c>data: {json}\n\n</c>, flushed at once, then <c>data: [DONE]</c>.
+/// A failure after the stream opened (the status is already 200) is sent as a <c>data: {"error": ...}</c>
+/// event before [DONE]. When the client disconnects, the run is disposed, which frees the sequence.
+/// </summary>
+public sealed class ServerSentEventsResult(GenerationRun run, IResponseShape shape, bool includeUsage) : IResult
+{
+    static readonly byte[] Done = Encoding.UTF8.GetBytes("data: [DONE]\n\n");
+
+    public async Task ExecuteAsync(HttpContext http)
+    {
+        var cancellationToken = http.RequestAborted;
+        await using var _ = run;
+        var response = http.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/event-stream; charset=utf-8";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no"; // proxies: pass events through as they come
+        http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        try
+        {
+            await WriteEventsAsync(response, cancellationToken);
+            await response.Body.WriteAsync(Done, cancellationToken);
+            await response.Body.FlushAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client left; disposing the run stops the sequence.
+        }
+    }
+
+    async Task WriteEventsAsync(HttpResponse response, CancellationToken cancellationToken)
+    {
+        if (shape.Opening() is { } opening) await WriteAsync(response, opening, cancellationToken);
+        int textOffset = 0;
+        UsageBody? usage = null;
+        await foreach (var chunk in run.ReadAllAsync(cancellationToken))
+        {
+            if (chunk.Error is { } error)
+            {
+                await WriteAsync(response, OpenAiError.FromServing(error).ToBody(), cancellationToken);
+                return;
+            }
+            if (shape.Chunk(chunk, textOffset) is { } data) await WriteAsync(response, data, cancellationToken);
+            textOffset += chunk.Text.Length;
+            usage = UsageBody.Of(chunk.PromptTokens, chunk.CompletionTokens);
+        }
+        if (includeUsage && usage is not null) await WriteAsync(response, shape.UsageChunk(usage), cancellationToken);
+    }
+
+    static async Task WriteAsync(HttpResponse response, object data, CancellationToken cancellationToken)
+    {
+        await response.WriteAsync($"data: {OpenAiJson.Serialize(data)}\n\n", cancellationToken);
+        await response.Body.FlushAsync(cancellationToken);
+    }
+}
