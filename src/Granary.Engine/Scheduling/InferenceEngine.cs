@@ -77,6 +77,7 @@ public sealed class InferenceEngine(CausalLm model, TextTokenizer tokenizer, Sch
     void Validate(GenerationRequest request)
     {
         if (request.Sampling.Validate() is { } problem) throw new GranaryUserError(problem);
+        if (request.TopLogprobs is < 0) throw new GranaryUserError($"top_logprobs must be >= 0 (got {request.TopLogprobs})");
         int context = model.Config.MaxPositionEmbeddings;
         int numPromptTokens = request.PromptTokenIds.Count;
         if (numPromptTokens == 0) throw new GranaryUserError("the prompt is empty");
@@ -84,7 +85,8 @@ public sealed class InferenceEngine(CausalLm model, TextTokenizer tokenizer, Sch
             throw new GranaryUserError(
                 $"the prompt is {numPromptTokens} tokens but the model's context is {context} tokens (max_position_embeddings); shorten the prompt");
         int vocab = model.Config.VocabSize;
-        if (request.PromptTokenIds.FirstOrDefault(id => id < 0 || id >= vocab, -1) is var bad and >= 0)
-            throw new GranaryUserError($"token id {bad} is outside the model's vocabulary (0..{vocab - 1})");
+        foreach (int id in request.PromptTokenIds)
+            if (id < 0 || id >= vocab)
+                throw new GranaryUserError($"token id {id} is outside the model's vocabulary (0..{vocab - 1})");
     }
 }

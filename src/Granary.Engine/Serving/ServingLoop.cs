@@ -19,10 +19,12 @@ public sealed class ServingLoop : IDisposable
     readonly InferenceEngine _engine;
     readonly ConcurrentQueue<Action> _commands = new();
     readonly SemaphoreSlim _wake = new(0);
+    readonly Lock _closing = new();
     readonly Dictionary<Sequence, ChannelWriter<CompletionChunk>> _streams = [];
     readonly Thread _thread;
     readonly long _kvTokenBudget;
     volatile bool _stopping;
+    bool _isClosed; // guarded by _closing: the thread has exited and commands run on their caller's thread
     volatile ServingLoad _load = new(0, 0, 0);
 
     public ServingLoop(InferenceEngine engine, long kvTokenBudget, string name = "granary-serving")
@@ -37,6 +39,9 @@ public sealed class ServingLoop : IDisposable
     public ServingLoad Load => _load;
 
     public long KvTokenBudget => _kvTokenBudget;
+
+    /// <summary>Test seam: runs on the loop thread after each step, before its chunks are written.</summary>
+    internal Action<ServingStep>? OnStepped { get; set; }
 
     /// <summary>
     /// Queues a request. The task fails with <see cref="GranaryUserError"/> for bad input and
@@ -72,13 +77,24 @@ public sealed class ServingLoop : IDisposable
     {
         if (!_streams.Remove(sequence, out var writer)) return;
         _engine.Cancel(sequence);
+        _engine.Scheduler.RemoveLeavers();
+        PublishLoad();
         writer.TryComplete();
     });
 
     void Post(Action command)
     {
-        _commands.Enqueue(command);
-        _wake.Release();
+        lock (_closing)
+        {
+            if (!_isClosed)
+            {
+                _commands.Enqueue(command);
+                _wake.Release();
+                return;
+            }
+        }
+        // NOTE: once closed, a command only finds _stopping set and no open streams, so it is safe on any thread.
+        command();
     }
 
     void Run()
@@ -96,14 +112,19 @@ public sealed class ServingLoop : IDisposable
             Step();
         }
         FailAll(ServingErrorKind.Unavailable, "the deployment shut down before the request finished; retry it");
+        lock (_closing) _isClosed = true;
+        // Commands posted while the thread was leaving would otherwise never run (a submission would hang).
+        while (_commands.TryDequeue(out var command)) command();
     }
 
     void Step()
     {
+        IReadOnlyList<ScheduledChunk> plan;
         IReadOnlyList<SequenceUpdate> updates;
         try
         {
-            updates = _engine.Step();
+            plan = _engine.Scheduler.Schedule();
+            updates = _engine.StepPlanned(plan);
         }
         catch (Exception e)
         {
@@ -111,27 +132,34 @@ public sealed class ServingLoop : IDisposable
             FailAll(ServingErrorKind.Internal, $"the model step failed: {e.Message}");
             return;
         }
-        foreach (var update in updates)
+        OnStepped?.Invoke(new ServingStep(plan, updates));
+        var chunks = updates.Select(ToChunk).ToList();
+        // NOTE: finished sequences leave (freeing KV) and the load is published before their last chunk is
+        // written, so a caller that has seen a request end never reads a load that still counts it.
+        _engine.Scheduler.RemoveLeavers();
+        PublishLoad();
+        for (int i = 0; i < updates.Count; i++)
         {
-            if (!_streams.TryGetValue(update.Sequence, out var writer)) continue;
-            var sequence = update.Sequence;
-            writer.TryWrite(new CompletionChunk
-            {
-                TokenIds = [update.TokenId],
-                Text = update.NewText,
-                Logprobs = update.Logprob is { } logprob ? [logprob] : null,
-                FinishReason = sequence.FinishReason,
-                PromptTokens = sequence.Request.PromptTokenIds.Count,
-                CompletionTokens = sequence.OutputTokenIds.Count,
-            });
+            var sequence = updates[i].Sequence;
+            if (!_streams.TryGetValue(sequence, out var writer)) continue;
+            writer.TryWrite(chunks[i]);
             if (sequence.IsFinished)
             {
                 writer.TryComplete();
                 _streams.Remove(sequence);
             }
         }
-        PublishLoad();
     }
+
+    static CompletionChunk ToChunk(SequenceUpdate update) => new()
+    {
+        TokenIds = [update.TokenId],
+        Text = update.NewText,
+        Logprobs = update.Logprob is { } logprob ? [logprob] : null,
+        FinishReason = update.Sequence.FinishReason,
+        PromptTokens = update.Sequence.Request.PromptTokenIds.Count,
+        CompletionTokens = update.Sequence.OutputTokenIds.Count,
+    };
 
     void FailAll(ServingErrorKind kind, string message)
     {
@@ -163,3 +191,6 @@ public sealed class ServingLoop : IDisposable
 
 /// <summary>The loop's load after its last step.</summary>
 public sealed record ServingLoad(int NumRunning, int NumWaiting, long KvTokensReserved);
+
+/// <summary>What one step ran (prompt chunks and decodes) and what it sampled.</summary>
+internal sealed record ServingStep(IReadOnlyList<ScheduledChunk> Plan, IReadOnlyList<SequenceUpdate> Updates);

@@ -35,6 +35,8 @@ public sealed class ServingStream : IDisposable
         while (await _chunks.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             while (_chunks.TryRead(out var chunk))
             {
+                // Chunks already buffered must not outlive a cancellation: the caller stopped listening.
+                cancellationToken.ThrowIfCancellationRequested();
                 if (chunk.IsLast) _finished = true;
                 yield return chunk;
             }
