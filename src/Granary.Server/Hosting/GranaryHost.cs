@@ -36,6 +36,7 @@ public static class GranaryHost
         if (!File.Exists(Path.Combine(modelDirectory, "config.json")))
             throw new GranaryUserError($"--model: {modelDirectory} is not a model folder (no config.json)");
         var deployment = options.ToDeployment(modelDirectory);
+        if (options.Redis is { } redis) CheckRedisAnswers(redis);
 
         if (logging is not null) logging(builder.Logging);
         builder.Services.AddSingleton(options);
@@ -68,6 +69,26 @@ public static class GranaryHost
         {
             var primary = options.PrimarySiloPort is { } port ? new IPEndPoint(IPAddress.Loopback, port) : null;
             silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
+        }
+    }
+
+    /// <summary>
+    /// Orleans would otherwise fail deep in silo start-up with pages of stack traces; a user who mistyped the
+    /// address or forgot to start Redis gets one line naming the flag instead.
+    /// </summary>
+    static void CheckRedisAnswers(string redis)
+    {
+        var configuration = ConfigurationOptions.Parse(redis);
+        configuration.ConnectTimeout = 5000;
+        configuration.AbortOnConnectFail = true;
+        try
+        {
+            using var connection = ConnectionMultiplexer.Connect(configuration);
+            connection.GetDatabase().Ping();
+        }
+        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+        {
+            throw new GranaryUserError($"--redis {redis}: no Redis answers there ({e.Message.Split('.')[0]}); start redis-server or fix the address");
         }
     }
 

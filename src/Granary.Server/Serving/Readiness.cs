@@ -25,10 +25,25 @@ public sealed class Readiness
 /// After the host starts, touches every deployment's router so the model loads before the first request,
 /// retrying while the cluster forms; then marks the process ready (GET /health/ready).
 /// </summary>
-public sealed class DeploymentWarmup(ModelGateway gateway, Readiness readiness, ILogger<DeploymentWarmup> logger) : BackgroundService
+public sealed class DeploymentWarmup(ModelGateway gateway, Readiness readiness, IHostApplicationLifetime lifetime,
+    ILogger<DeploymentWarmup> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Grain calls made before the silo has joined its cluster fail placement: wait for the host to be up.
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        using (stoppingToken.Register(() => started.TrySetCanceled()))
+        {
+            try
+            {
+                await started.Task;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
         foreach (var model in gateway.Models)
         {
             for (int attempt = 1; ; attempt++)
@@ -44,11 +59,15 @@ public sealed class DeploymentWarmup(ModelGateway gateway, Readiness readiness, 
                     logger.LogWarning("Deployment {Model} not ready yet (attempt {Attempt}): {Message}", model.Name, attempt, e.Message);
                     await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
                 }
-                catch (Exception e)
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
                 {
                     readiness.MarkFailed($"deployment {model.Name} failed to load: {e.Message}");
-                    logger.LogError(e, "Deployment {Model} failed to load", model.Name);
+                    logger.LogError("Deployment {Model} failed to load: {Message}", model.Name, e.Message);
                     return;
+                }
+                catch (Exception)
+                {
+                    return; // shutting down
                 }
             }
         }

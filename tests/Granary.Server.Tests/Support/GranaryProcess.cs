@@ -16,7 +16,10 @@ public static class GranaryProcess
         }
     }
 
-    public static CliResult Run(TimeSpan timeout, params string[] args)
+    public static CliResult Run(TimeSpan timeout, params string[] args) => Run(timeout, new Dictionary<string, string>(), args);
+
+    /// <summary>Runs with extra environment variables (e.g. GRANARY__* settings).</summary>
+    public static CliResult Run(TimeSpan timeout, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo(DotnetHost())
         {
@@ -29,6 +32,7 @@ public static class GranaryProcess
         start.ArgumentList.Add(DllPath);
         foreach (string arg in args) start.ArgumentList.Add(arg);
         start.Environment.Remove("GRANARY_DEBUG");
+        foreach (var (name, value) in environment) start.Environment[name] = value;
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
         process.StandardInput.Close();
