@@ -1,3 +1,4 @@
+using Granary.TestKit;
 using Granary.Client.Tests.Support;
 using Grpc.Core;
 using Microsoft.Extensions.AI;
@@ -10,7 +11,7 @@ public sealed class ClientOptionsTests
     [Fact]
     public async Task SafeCalls_AgainstNoServer_FailUnavailableAfterTheirRetries()
     {
-        int port = GranaryServer.FreeLoopbackPorts(1)[0];
+        int port = FreePorts.Next();
         using var client = new GranaryClient($"http://127.0.0.1:{port}", new GranaryClientOptions
         {
             MaxAttempts = 3,

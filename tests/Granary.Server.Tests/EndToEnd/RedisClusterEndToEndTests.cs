@@ -24,7 +24,7 @@ public sealed class RedisClusterEndToEndTests(RedisClusterFixture cluster) : ICl
     {
         var answers = new List<ChatCompletion>();
         foreach (var silo in cluster.Silos)
-            answers.Add((await Chat(silo.HttpUrl).CompleteChatAsync([new UserChatMessage("Say hello")], Greedy(12))).Value);
+            answers.Add((await Chat(silo.HttpAddress.ToString().TrimEnd('/')).CompleteChatAsync([new UserChatMessage("Say hello")], Greedy(12))).Value);
 
         foreach (var answer in answers)
         {
@@ -39,7 +39,7 @@ public sealed class RedisClusterEndToEndTests(RedisClusterFixture cluster) : ICl
     [Fact]
     public async Task Streaming_chat_delivers_the_same_text_as_the_non_streaming_call()
     {
-        var client = Chat(cluster.Silos[1].HttpUrl);
+        var client = Chat(cluster.Silos[1].HttpAddress.ToString().TrimEnd('/'));
         var whole = (await client.CompleteChatAsync([new UserChatMessage("Count to five")], Greedy(16))).Value;
 
         var streamed = new StringBuilder();
@@ -66,7 +66,7 @@ public sealed class RedisClusterEndToEndTests(RedisClusterFixture cluster) : ICl
         foreach (var silo in cluster.Silos)
         {
             var body = new { model = RedisClusterFixture.Model, prompt = "def add(a, b):", max_tokens = 8, temperature = 0 };
-            using var response = await http.PostAsync($"{silo.HttpUrl}/v1/completions",
+            using var response = await http.PostAsync($"{silo.HttpAddress.ToString().TrimEnd('/')}/v1/completions",
                 new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"));
             string json = await response.Content.ReadAsStringAsync();
             Assert.True(response.StatusCode == HttpStatusCode.OK, json);
@@ -81,7 +81,7 @@ public sealed class RedisClusterEndToEndTests(RedisClusterFixture cluster) : ICl
     public async Task An_unknown_model_is_a_404_the_sdk_reports()
     {
         var error = await Assert.ThrowsAsync<ClientResultException>(() =>
-            Chat(cluster.Silos[0].HttpUrl, model: "no-such-model").CompleteChatAsync([new UserChatMessage("hi")], Greedy(4)));
+            Chat(cluster.Silos[0].HttpAddress.ToString().TrimEnd('/'), model: "no-such-model").CompleteChatAsync([new UserChatMessage("hi")], Greedy(4)));
         Assert.Equal(404, error.Status);
         Assert.Contains("no-such-model", error.Message);
     }
@@ -92,7 +92,7 @@ public sealed class RedisClusterEndToEndTests(RedisClusterFixture cluster) : ICl
         var cli = Cmd.GenerateJson(cluster.ModelDirectory, "def add(a, b):", "--max-tokens", "8", "--temperature", "0");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         var body = new { model = RedisClusterFixture.Model, prompt = "def add(a, b):", max_tokens = 8, temperature = 0 };
-        using var response = await http.PostAsync($"{cluster.Silos[0].HttpUrl}/v1/completions",
+        using var response = await http.PostAsync($"{cluster.Silos[0].HttpAddress.ToString().TrimEnd('/')}/v1/completions",
             new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"));
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal(Cmd.Text(cli), document.RootElement.GetProperty("choices")[0].GetProperty("text").GetString());

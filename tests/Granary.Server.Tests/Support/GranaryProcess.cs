@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Granary.TestKit;
 
 namespace Granary.Server.Tests.Support;
 
@@ -6,22 +7,14 @@ namespace Granary.Server.Tests.Support;
 public static class GranaryProcess
 {
     /// <summary>The Server project's build output, which the build copies next to the test assembly.</summary>
-    public static string DllPath
-    {
-        get
-        {
-            string path = Path.Combine(AppContext.BaseDirectory, "granary.dll");
-            Assert.True(File.Exists(path), $"granary.dll not found next to the test assembly in {AppContext.BaseDirectory}");
-            return path;
-        }
-    }
+    public static string DllPath => GranaryExecutable.DllPath;
 
     public static CliResult Run(TimeSpan timeout, params string[] args) => Run(timeout, new Dictionary<string, string>(), args);
 
     /// <summary>Runs with extra environment variables (e.g. GRANARY__* settings).</summary>
     public static CliResult Run(TimeSpan timeout, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        var start = new ProcessStartInfo(DotnetHost())
+        var start = new ProcessStartInfo(GranaryExecutable.DotnetHost())
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -49,14 +42,4 @@ public static class GranaryProcess
     }
 
     static string Drain(Task<string> output) => output.Wait(TimeSpan.FromSeconds(2)) ? output.Result : "(not available)";
-
-    /// <summary>The dotnet host running these tests, else `dotnet` on the PATH.</summary>
-    static string DotnetHost()
-    {
-        string? root = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(root) && File.Exists(root)) return root;
-        string? current = Environment.ProcessPath;
-        if (current is not null && Path.GetFileNameWithoutExtension(current).Equals("dotnet", StringComparison.OrdinalIgnoreCase)) return current;
-        return "dotnet";
-    }
 }

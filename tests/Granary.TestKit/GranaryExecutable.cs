@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Text.Json;
 
-namespace Granary.Client.Tests.Support;
+namespace Granary.TestKit;
 
 /// <summary>
-/// Starts the real `granary` executable (`dotnet granary.dll ...`). Like Granary.Server.Tests' GranaryProcess,
-/// which only runs commands to their exit; this one also keeps `serve` running, so it lives here.
+/// Starts the real `granary` executable (`dotnet granary.dll ...`, the Server's build output, which test
+/// projects referencing Granary.Server get copied next to them): long-running (`serve`) or to its exit.
 /// </summary>
 public static class GranaryExecutable
 {
@@ -48,10 +48,11 @@ public static class GranaryExecutable
             if (!process.WaitForExit(timeout))
             {
                 Kill(process);
-                Assert.Fail($"granary {string.Join(' ', args)} did not exit within {timeout.TotalSeconds:F0} s\n{output}");
+                throw new TimeoutException($"granary {string.Join(' ', args)} did not exit within {timeout.TotalSeconds:F0} s\n{output}");
             }
             process.WaitForExit(); // flushes the redirected streams
-            Assert.True(process.ExitCode == 0, $"granary {string.Join(' ', args)} exited with {process.ExitCode}\n{output}");
+            if (process.ExitCode != 0)
+                throw new InvalidOperationException($"granary {string.Join(' ', args)} exited with {process.ExitCode}\n{output}");
             string json = string.Join('\n', output.StdoutLines);
             using var document = JsonDocument.Parse(json);
             return document.RootElement.Clone();
@@ -72,18 +73,19 @@ public static class GranaryExecutable
         process.WaitForExit(10_000);
     }
 
-    static string DllPath
+    public static string DllPath
     {
         get
         {
             string path = Path.Combine(AppContext.BaseDirectory, "granary.dll");
-            Assert.True(File.Exists(path), $"granary.dll not found next to the test assembly in {AppContext.BaseDirectory}");
+            if (!File.Exists(path))
+                throw new FileNotFoundException($"granary.dll not found next to the test assembly in {AppContext.BaseDirectory} (does the test project reference Granary.Server?)");
             return path;
         }
     }
 
     /// <summary>The dotnet host running these tests, else `dotnet` on the PATH.</summary>
-    static string DotnetHost()
+    public static string DotnetHost()
     {
         string? root = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         if (!string.IsNullOrEmpty(root) && File.Exists(root)) return root;

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 
-namespace Granary.Client.Tests.Support;
+namespace Granary.TestKit;
 
 /// <summary>
 /// A running `granary serve` on free loopback ports (HTTP, gRPC, silo, gateway), ready to serve: the
@@ -33,9 +32,10 @@ public sealed class GranaryServer : IDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static async Task<GranaryServer> StartAsync(string modelDir, string servedModelName, IReadOnlyDictionary<string, string>? environment = null)
+    public static async Task<GranaryServer> StartAsync(string modelDir, string servedModelName,
+        IReadOnlyDictionary<string, string>? environment = null, IEnumerable<string>? extraArgs = null)
     {
-        int[] ports = FreeLoopbackPorts(4);
+        int[] ports = FreePorts.Next(4);
         var httpAddress = new Uri($"http://127.0.0.1:{ports[0]}");
         var grpcAddress = new Uri($"http://127.0.0.1:{ports[1]}");
         string[] args =
@@ -43,6 +43,7 @@ public sealed class GranaryServer : IDisposable
             "serve", "--model", modelDir, "--served-model-name", servedModelName,
             "--urls", httpAddress.ToString().TrimEnd('/'), "--grpc-urls", grpcAddress.ToString().TrimEnd('/'),
             "--silo-port", ports[2].ToString(), "--gateway-port", ports[3].ToString(),
+            .. extraArgs ?? [],
         ];
         var (process, output) = GranaryExecutable.Start(args, environment);
         var server = new GranaryServer(process, output, httpAddress, grpcAddress);
@@ -73,7 +74,7 @@ public sealed class GranaryServer : IDisposable
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < ReadyTimeout)
         {
-            if (_process.HasExited) Assert.Fail($"granary serve exited with {_process.ExitCode} before it was ready\n{Output}");
+            if (_process.HasExited) throw new InvalidOperationException($"granary serve exited with {_process.ExitCode} before it was ready\n{Output}");
             try
             {
                 using var response = await http.GetAsync("/health/ready");
@@ -85,21 +86,6 @@ public sealed class GranaryServer : IDisposable
             }
             await Task.Delay(250);
         }
-        Assert.Fail($"granary serve was not ready within {ReadyTimeout.TotalSeconds:F0} s\n{Output}");
-    }
-
-    /// <summary>Ports nothing listens on now: all held open together so they differ, then released for the server.</summary>
-    public static int[] FreeLoopbackPorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        try
-        {
-            foreach (var listener in listeners) listener.Start();
-            return listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        }
-        finally
-        {
-            foreach (var listener in listeners) listener.Stop();
-        }
+        throw new TimeoutException($"granary serve was not ready within {ReadyTimeout.TotalSeconds:F0} s\n{Output}");
     }
 }
