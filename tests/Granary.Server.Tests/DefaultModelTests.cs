@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using Granary.Model.Loading;
 using Granary.Model.Training;
 using Granary.Server.Models;
@@ -42,6 +43,31 @@ public sealed class DefaultModelTests
         Assert.True(target.Config.NumLayers >= 6);
         double ratio = ModelCost.ForwardFlopsPerToken(draft.Config, 256) / ModelCost.ForwardFlopsPerToken(target.Config, 256);
         Assert.True(ratio <= 0.25, $"the draft costs {ratio:P0} of the target's FLOPs per token");
+    }
+
+    [Fact]
+    public void The_recorded_figures_meet_the_bar_and_the_draft_agrees_with_the_target_on_held_out_python()
+    {
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(DefaultRoot, "metrics.json")));
+        var root = metrics.RootElement;
+        Assert.True(root.GetProperty("target_gain_over_unigram").GetDouble() >= 0.40, "target bits/byte must be >= 40% below unigram");
+        double recordedAgreement = root.GetProperty("greedy_agreement").GetDouble();
+        Assert.True(recordedAgreement >= 0.6, $"recorded draft-target agreement {recordedAgreement:F3} < 0.6");
+
+        // Re-measure agreement on the first held-out windows with the shipped files, so the figure is not just a number in a file.
+        Assert.True(Directory.Exists(TrainingOptions.DefaultCorpusRoot), $"{TrainingOptions.DefaultCorpusRoot} (the training corpus) is missing on this machine");
+        using var target = ModelLoader.Load(DefaultModels.ResolveTarget(null), new ModelLoadOptions());
+        using var draft = ModelLoader.Load(DefaultModels.ResolveDraft(null), new ModelLoadOptions());
+        var heldOut = SourceCorpus.Load(TrainingOptions.DefaultCorpusRoot, 0.05).HeldOut;
+        int eos = target.Config.EosTokenIds[0];
+        int[] tokens = heldOut.SelectMany(f => target.Tokenizer.Encode(f.Text, addBos: false).Append(eos)).Take(4 * 256 + 1).ToArray();
+        int[] starts = [0, 256, 512, 768];
+        using var batch = SequenceBatch.FromWindows(tokens, starts, 256);
+        using var noGrad = TorchSharp.torch.no_grad();
+        using var targetGreedy = batch.Logits(target.Model.Network).argmax(-1);
+        using var draftGreedy = batch.Logits(draft.Model.Network).argmax(-1);
+        double agreement = targetGreedy.eq(draftGreedy).to(TorchSharp.torch.ScalarType.Float32).mean().item<float>();
+        Assert.True(agreement >= 0.6, $"draft-target greedy agreement on 1024 held-out positions is {agreement:F3}");
     }
 
     [Fact]

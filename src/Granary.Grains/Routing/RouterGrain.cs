@@ -6,6 +6,7 @@ using Granary.Engine.Scheduling;
 using Granary.Engine.Serving;
 using Granary.Grains.Deployments;
 using Granary.Model.Loading;
+using Granary.Model.Runtime;
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 
@@ -31,6 +32,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
         var started = DateTime.UtcNow;
         // Loading reads hundreds of MB: keep it off the grain scheduler's threads.
         _model = await Task.Run(() => ModelLoader.Load(deployment.ModelDirectory, options), cancellationToken);
+        TorchRuntime.FitThreadsToModel(_model.Model);
         var engine = new InferenceEngine(_model.Model, _model.Tokenizer, deployment.Scheduler);
         _loop = new ServingLoop(engine, deployment.Scheduler.KvCacheTokenBudget, $"granary-router-{name}");
         logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device} in {Seconds:F1} s", name,

@@ -1,12 +1,23 @@
 using Granary.Model.Loading;
+using Granary.Model.Runtime;
 using Spectre.Console;
 
 namespace Granary.Server.Cli;
 
-/// <summary>Loads a model with a Spectre.Console progress bar on stderr when stderr is a terminal.</summary>
+/// <summary>
+/// Loads a model to run it (with a Spectre.Console progress bar on stderr when stderr is a terminal), and fits
+/// libtorch's thread count to it (<see cref="TorchRuntime.FitThreadsToModel"/>).
+/// </summary>
 internal static class LoadProgressBar
 {
     public static LoadedModel Load(string modelDir, ModelLoadOptions options, TextWriter stderr)
+    {
+        var loaded = LoadQuietlyOrWithBar(modelDir, options, stderr);
+        TorchRuntime.FitThreadsToModel(loaded.Model);
+        return loaded;
+    }
+
+    static LoadedModel LoadQuietlyOrWithBar(string modelDir, ModelLoadOptions options, TextWriter stderr)
     {
         if (Console.IsErrorRedirected || stderr != Console.Error)
             return ModelLoader.Load(modelDir, options);
