@@ -52,7 +52,7 @@ public sealed class DecodeBatch
 
     /// <summary>
     /// The decode rows of <paramref name="segments"/> (one new token, a cache in the pool of the first such
-    /// segment), or null when there are none.
+    /// segment), or null when there are fewer than two.
     /// </summary>
     public static DecodeBatch? TryCreate(IReadOnlyList<BatchSegment> segments, int? slidingWindow)
     {
@@ -76,7 +76,8 @@ public sealed class DecodeBatch
             }
             offset += segment.NumTokens;
         }
-        if (pool is null) return null;
+        // NOTE: one row alone attends faster on its own: the gather copies its keys, a view does not.
+        if (rows.Count < 2) return null;
 
         int numRows = rows.Count, maxKeys = numKeys.Max();
         var writeSlots = new long[numRows];
@@ -91,7 +92,7 @@ public sealed class DecodeBatch
                 padding[b * maxKeys + j] = j >= numKeys[b];
             }
         }
-        var device = pool.Device;
+        var device = pool!.Device;
         var headStarts = arange(0L, 2L * pool.NumKvHeads * pool.NumPositions, pool.NumPositions, int64, device); // [2*Hkv]
         var gatherRows = (headStarts.unsqueeze(1) + tensor(gatherSlots, int64, device).unsqueeze(0)).flatten();  // [2*Hkv*B*L]
         return new DecodeBatch(pool, isBatched,
