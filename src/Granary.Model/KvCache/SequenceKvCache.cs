@@ -4,30 +4,34 @@ using static TorchSharp.torch;
 namespace Granary.Model.KvCache;
 
 /// <summary>
-/// The keys and values of one sequence for every layer, in one preallocated buffer of a fixed capacity.
-/// Layout: [layers, 2 (k, v), kvHeads, capacity, headDim]. Positions [0, Length) are valid; a forward
-/// writes new tokens at [Length, Length + n) in every layer, then the runner calls <see cref="Advance"/>.
-/// <see cref="Truncate"/> rolls back (rejected speculative tokens).
+/// The keys and values of one sequence for every layer: a fixed-capacity range of positions
+/// [<see cref="PoolStart"/>, PoolStart + Capacity) in a <see cref="KvCachePool"/>. Positions [0, Length) are
+/// valid; a forward writes new tokens at [Length, Length + n) in every layer, then the runner calls
+/// <see cref="Advance"/>. <see cref="Truncate"/> rolls back (rejected speculative tokens). Dispose returns
+/// the range to the pool.
 /// </summary>
 public sealed class SequenceKvCache : IDisposable
 {
-    readonly Tensor _buffer;
-    readonly Tensor[] _keys, _values; // per layer: [kvHeads, capacity, headDim] views of _buffer, made once
+    readonly KvCachePool? _ownedPool; // set when the cache was made on its own, outside a model's pool
+    bool _disposed;
 
+    /// <summary>A cache with a pool of its own (callers without a model; a model's caches share its pool).</summary>
     public SequenceKvCache(int numLayers, int numKvHeads, int headDim, int capacity, ScalarType dtype, Device device)
+        : this(new KvCachePool(numLayers, numKvHeads, headDim, dtype, device), capacity) =>
+        _ownedPool = Pool;
+
+    public SequenceKvCache(KvCachePool pool, int capacity)
     {
         if (capacity <= 0) throw new ArgumentOutOfRangeException(nameof(capacity), "KV cache capacity must be positive");
+        Pool = pool;
         Capacity = capacity;
-        // The cache outlives any forward: keep it out of whatever dispose scope is open.
-        _buffer = empty([numLayers, 2, numKvHeads, capacity, headDim], dtype, device).DetachFromDisposeScope();
-        _keys = new Tensor[numLayers];
-        _values = new Tensor[numLayers];
-        for (int layer = 0; layer < numLayers; layer++)
-        {
-            _keys[layer] = _buffer[layer, 0].DetachFromDisposeScope();
-            _values[layer] = _buffer[layer, 1].DetachFromDisposeScope();
-        }
+        PoolStart = pool.Reserve(capacity);
     }
+
+    public KvCachePool Pool { get; }
+
+    /// <summary>The pool position of this sequence's position 0.</summary>
+    public int PoolStart { get; }
 
     public int Capacity { get; }
 
@@ -36,7 +40,7 @@ public sealed class SequenceKvCache : IDisposable
 
     public int NumFreeTokens => Capacity - Length;
 
-    public long NumBytes => _buffer.NumberOfElements * _buffer.ElementSize;
+    public long NumBytes => Capacity * Pool.NumBytesPerPosition;
 
     public bool CanAppend(int numTokens) => Length + numTokens <= Capacity;
 
@@ -46,15 +50,19 @@ public sealed class SequenceKvCache : IDisposable
         long n = keys.size(1);
         if (Length + n > Capacity)
             throw new InvalidOperationException($"KV cache full: {Length} + {n} tokens exceed capacity {Capacity}");
-        using var k = _keys[layer].narrow(1, Length, n);
-        using var v = _values[layer].narrow(1, Length, n);
+        using var slots = Pool.Layer(layer).narrow(2, PoolStart + Length, n); // [2, kvHeads, n, headDim]
+        using var k = slots[0];
+        using var v = slots[1];
         k.copy_(keys);
         v.copy_(values);
     }
 
     /// <summary>Views of keys and values [kvHeads, Length + numPending, headDim] of one layer.</summary>
-    public (Tensor Keys, Tensor Values) Read(int layer, int numPending) =>
-        (_keys[layer].narrow(1, 0, Length + numPending), _values[layer].narrow(1, 0, Length + numPending));
+    public (Tensor Keys, Tensor Values) Read(int layer, int numPending)
+    {
+        using var stored = Pool.Layer(layer).narrow(2, PoolStart, Length + numPending); // [2, kvHeads, L, headDim]
+        return (stored[0], stored[1]);
+    }
 
     public void Advance(int numTokens)
     {
@@ -70,7 +78,9 @@ public sealed class SequenceKvCache : IDisposable
 
     public void Dispose()
     {
-        foreach (var view in _keys.Concat(_values)) view.Dispose();
-        _buffer.Dispose();
+        if (_disposed) return;
+        _disposed = true;
+        Pool.Release(PoolStart, Capacity);
+        _ownedPool?.Dispose();
     }
 }

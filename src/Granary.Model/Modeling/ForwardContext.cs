@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Granary.Model.Modeling;
 
 /// <summary>What every layer of one forward shares: the ragged batch layout and its rotary cos/sin.</summary>
-public sealed class ForwardContext(IReadOnlyList<BatchSegment> segments, Tensor cos, Tensor sin)
+public sealed class ForwardContext(IReadOnlyList<BatchSegment> segments, Tensor cos, Tensor sin, int? slidingWindow = null, bool batchDecodeRows = true)
 {
     public IReadOnlyList<BatchSegment> Segments { get; } = segments;
 
@@ -19,4 +19,7 @@ public sealed class ForwardContext(IReadOnlyList<BatchSegment> segments, Tensor 
     /// </summary>
     public bool IsUniformCacheless { get; } =
         segments.Count > 1 && segments.All(s => s.Cache is null && s.NumTokens == segments[0].NumTokens);
+
+    /// <summary>The single-token decode rows, attended together in every layer; null when there are none.</summary>
+    public DecodeBatch? DecodeBatch { get; } = batchDecodeRows ? DecodeBatch.TryCreate(segments, slidingWindow) : null;
 }

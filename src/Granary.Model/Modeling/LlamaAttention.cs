@@ -7,7 +7,9 @@ namespace Granary.Model.Modeling;
 /// <summary>
 /// Grouped-query self-attention over a ragged batch. Projections run once over all T tokens of the batch;
 /// attention runs per segment against that sequence's KV cache, so sequences at different positions and
-/// of different lengths share one forward without padding.
+/// of different lengths share one forward without padding. Single-token decode rows are the exception:
+/// their per-segment overhead would dominate a small model's step, so they attend together over keys
+/// gathered from the shared KV pool (see <see cref="DecodeBatch"/>).
 /// </summary>
 public sealed class LlamaAttention : nn.Module
 {
@@ -48,16 +50,61 @@ public sealed class LlamaAttention : nn.Module
 
         if (context.IsUniformCacheless)
             return _o.forward(AttendUniformBatch(context.Segments.Count, q, k, v)).MoveToOuterDisposeScope();
+        if (context.DecodeBatch is { } decode && decode.NumRows == context.Segments.Count)
+            return _o.forward(AttendDecodeBatch(decode, q, k, v)).MoveToOuterDisposeScope();
+        return _o.forward(AttendSegments(context, q, k, v)).MoveToOuterDisposeScope();
+    }
+
+    // Segments one by one, except the decode rows, which attend together. q: [T, H, Dh] -> [T, H*Dh].
+    Tensor AttendSegments(ForwardContext context, Tensor q, Tensor k, Tensor v)
+    {
+        var decode = context.DecodeBatch;
         var outputs = new List<Tensor>(context.Segments.Count);
         long offset = 0;
-        foreach (var segment in context.Segments)
+        for (int s = 0; s < context.Segments.Count; s++)
         {
+            var segment = context.Segments[s];
             long n = segment.NumTokens;
-            outputs.Add(AttendSegment(segment, q.narrow(0, offset, n), k.narrow(0, offset, n), v.narrow(0, offset, n)));
+            if (decode is null || !decode.IsBatched[s])
+                outputs.Add(AttendSegment(segment, q.narrow(0, offset, n), k.narrow(0, offset, n), v.narrow(0, offset, n)));
             offset += n;
         }
-        var attended = outputs.Count == 1 ? outputs[0] : cat(outputs, dim: 0); // [T, H*Dh]
-        return _o.forward(attended).MoveToOuterDisposeScope();
+        if (decode is null) return outputs.Count == 1 ? outputs[0] : cat(outputs, dim: 0); // [T, H*Dh]
+
+        // Mixed step: decode rows attend together, then every segment's rows go back to their place.
+        var rows = decode.Rows;
+        var decoded = AttendDecodeBatch(decode, q.index_select(0, rows), k.index_select(0, rows), v.index_select(0, rows));
+        var attended = decoded.new_empty(q.size(0), _numHeads * _headDim);
+        attended.index_copy_(0, rows, decoded);
+        offset = 0;
+        int next = 0;
+        for (int s = 0; s < context.Segments.Count; s++)
+        {
+            long n = context.Segments[s].NumTokens;
+            if (!decode.IsBatched[s]) attended.narrow(0, offset, n).copy_(outputs[next++]);
+            offset += n;
+        }
+        return attended;
+    }
+
+    // B decode rows, one new token each, against their caches in one pool: the same math as AttendSegment
+    // for n = 1, over keys gathered into [B, Hkv, L, Dh] with the padding masked.
+    // q: [B, H, Dh] (already scaled), k/v: [B, Hkv, Dh] -> [B, H*Dh].
+    Tensor AttendDecodeBatch(DecodeBatch decode, Tensor q, Tensor k, Tensor v)
+    {
+        int numRows = decode.NumRows, numKeys = decode.NumKeys, group = _numHeads / _numKvHeads;
+        var stored = decode.Pool.Layer(_layerIndex);                                    // [2, Hkv, P, Dh]
+        stored.index_copy_(2, decode.WriteSlots, stack([k, v]).transpose(1, 2));        // [2, Hkv, B, Dh]
+        var gathered = stored.view(-1, _headDim).index_select(0, decode.GatherRows)     // [2*Hkv*B*L, Dh]
+            .view(2, _numKvHeads, numRows, numKeys, _headDim)
+            .transpose(1, 2);                                                           // [2, B, Hkv, L, Dh]
+        var keys = gathered[0];
+        var values = gathered[1];
+        var queries = q.view(numRows, _numKvHeads, group, _headDim);                    // [B, Hkv, G, Dh]
+        var scores = matmul(queries, keys.transpose(2, 3))                              // [B, Hkv, G, L]
+            .masked_fill(decode.Padding, double.NegativeInfinity);
+        var probs = scores.dtype == ScalarType.Float32 ? scores.softmax(-1) : scores.softmax(-1, ScalarType.Float32).to(q.dtype);
+        return matmul(probs, values).view(numRows, _numHeads * _headDim);               // [B, Hkv, G, Dh] -> [B, H*Dh]
     }
 
     // q: [n, H, Dh] (already scaled), k/v: [n, Hkv, Dh] -> [n, H*Dh].

@@ -49,14 +49,15 @@ public sealed class LlamaForCausalLM : nn.Module
 
     /// <summary>
     /// Runs all layers over a ragged batch and writes the new tokens' K/V into each segment's cache
-    /// (the caller advances the caches afterwards).
+    /// (the caller advances the caches afterwards). <paramref name="batchDecodeRows"/> false makes every
+    /// segment attend on its own (tests compare the two paths).
     /// tokenIds: [T] int64, positions: [T] int64 -> normalized hidden states [T, D].
     /// </summary>
-    public Tensor Forward(Tensor tokenIds, Tensor positions, IReadOnlyList<BatchSegment> segments)
+    public Tensor Forward(Tensor tokenIds, Tensor positions, IReadOnlyList<BatchSegment> segments, bool batchDecodeRows = true)
     {
         using var scope = NewDisposeScope();
         var (cos, sin) = _rotary.CosSin(positions, DType);
-        var context = new ForwardContext(segments, cos, sin);
+        var context = new ForwardContext(segments, cos, sin, Config.SlidingWindow, batchDecodeRows);
         var x = _embedTokens.forward(tokenIds);
         foreach (var layer in _layers)
             x = layer.Forward(x, context);

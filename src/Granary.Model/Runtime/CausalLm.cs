@@ -14,6 +14,15 @@ public sealed class CausalLm(LlamaForCausalLM network) : IDisposable
 {
     public LlamaForCausalLM Network { get; } = network;
 
+    /// <summary>Where every cache from <see cref="NewCache"/> lives, so that decode rows attend in one batch.</summary>
+    public KvCachePool KvPool { get; } = new(network.Config.NumLayers, network.Config.NumKvHeads, network.Config.HeadDim, network.DType, network.Device);
+
+    /// <summary>
+    /// Whether single-token decode rows attend together (the default) or each on its own, as prompt chunks do.
+    /// The results agree to rounding; tests and benchmarks compare the two.
+    /// </summary>
+    public bool BatchesDecodeRows { get; set; } = true;
+
     public ModelConfig Config => Network.Config;
 
     public Device Device => Network.Device;
@@ -23,8 +32,7 @@ public sealed class CausalLm(LlamaForCausalLM network) : IDisposable
     /// <summary>Bytes of all weights (what a decode step must read).</summary>
     public long NumWeightBytes => Network.parameters().Sum(p => p.NumberOfElements * p.ElementSize);
 
-    public SequenceKvCache NewCache(int capacity) =>
-        new(Config.NumLayers, Config.NumKvHeads, Config.HeadDim, capacity, DType, Device);
+    public SequenceKvCache NewCache(int capacity) => new(KvPool, capacity);
 
     /// <summary>
     /// Runs one forward over all inputs, appends their K/V to their caches, and returns fp32 logits
@@ -43,7 +51,7 @@ public sealed class CausalLm(LlamaForCausalLM network) : IDisposable
         using var scope = NewDisposeScope();
         var segments = inputs.Select(i => new BatchSegment(i.Cache, i.TokenIds.Count)).ToList();
         var (tokenIds, positions, logitRows) = Layout(inputs, segments);
-        var hidden = Network.Forward(tokenIds, positions, segments);     // [T, D]
+        var hidden = Network.Forward(tokenIds, positions, segments, BatchesDecodeRows);     // [T, D]
         var logits = Network.Logits(hidden.index_select(0, logitRows));  // [R, V]
         foreach (var segment in segments) segment.Cache?.Advance(segment.NumTokens);
         return logits.to(float32).MoveToOuterDisposeScope();
@@ -74,5 +82,9 @@ public sealed class CausalLm(LlamaForCausalLM network) : IDisposable
         return (tensor(ids, int64, Device), tensor(positions, int64, Device), tensor(rows.ToArray(), int64, Device));
     }
 
-    public void Dispose() => Network.Dispose();
+    public void Dispose()
+    {
+        Network.Dispose();
+        KvPool.Dispose();
+    }
 }

@@ -12,13 +12,13 @@ public static class BatchSampler
         if (logits.size(0) != samplers.Count)
             throw new ArgumentException($"{logits.size(0)} logit rows for {samplers.Count} samplers");
         using var scope = NewDisposeScope();
-        // Fast path: one argmax for the whole batch when nobody needs more than greedy.
-        if (samplers.All(s => s.IsPlainGreedy))
-            return logits.argmax(1).cpu().data<long>().Select(id => (int)id).ToArray();
+        // Plain greedy rows take one argmax for the whole batch; only the others go row by row.
+        long[]? greedyIds = samplers.Any(s => s.IsPlainGreedy) ? logits.argmax(1).cpu().data<long>().ToArray() : null;
+        if (samplers.All(s => s.IsPlainGreedy)) return greedyIds!.Select(id => (int)id).ToArray();
         var rows = logits.to(float32).cpu();
         var ids = new int[samplers.Count];
         for (int i = 0; i < samplers.Count; i++)
-            ids[i] = samplers[i].Sample(rows[i]);
+            ids[i] = samplers[i].IsPlainGreedy ? (int)greedyIds![i] : samplers[i].Sample(rows[i]);
         return ids;
     }
 }

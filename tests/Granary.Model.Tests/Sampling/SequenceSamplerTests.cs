@@ -70,4 +70,23 @@ public sealed class SequenceSamplerTests
             Assert.True(Math.Abs(observed - expected[token]) < 0.03, $"token {token}: observed {observed:F3}, expected {expected[token]:F3}");
         }
     }
+
+    [Fact]
+    public void A_mixed_batch_gives_greedy_rows_their_argmax_and_sampled_rows_their_own_draws()
+    {
+        using var logits = stack([Logits(), Logits().neg(), Logits()]); // row 1's argmax is token 6
+        var sampled = new SamplingParams { Temperature = 3.0, Seed = 5 };
+        using var greedy = new SequenceSampler(new SamplingParams { Temperature = 0 }, []);
+        using var greedyToo = new SequenceSampler(new SamplingParams { Temperature = 0 }, []);
+        using var random = new SequenceSampler(sampled, []);
+        using var alone = new SequenceSampler(sampled, []);
+        using var row = Logits().unsqueeze(0);
+        for (int i = 0; i < 20; i++)
+        {
+            int[] ids = BatchSampler.Sample(logits, [greedy, greedyToo, random]);
+            Assert.Equal(3, ids[0]);
+            Assert.Equal(6, ids[1]);
+            Assert.Equal(BatchSampler.Sample(row, [alone])[0], ids[2]);
+        }
+    }
 }
