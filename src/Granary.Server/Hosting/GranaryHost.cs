@@ -44,7 +44,9 @@ public static class GranaryHost
         builder.Services.AddGranaryDeployments([deployment]);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            foreach (string url in GranaryServerOptions.SplitUrls(options.Urls)) Listen(kestrel, url, HttpProtocols.Http1AndHttp2);
+            // HTTP/2 on the API port needs TLS (ALPN); plain http stays HTTP/1.1, gRPC gets its own HTTP/2 port.
+            foreach (string url in GranaryServerOptions.SplitUrls(options.Urls))
+                Listen(kestrel, url, url.StartsWith("https:", StringComparison.OrdinalIgnoreCase) ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1);
             foreach (string url in GranaryServerOptions.SplitUrls(options.GrpcUrls)) Listen(kestrel, url, HttpProtocols.Http2);
         });
         builder.UseOrleans(silo => ConfigureSilo(silo, options));
