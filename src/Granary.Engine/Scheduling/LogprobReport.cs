@@ -17,19 +17,28 @@ public static class LogprobReport
         if (topLogprobs.All(n => n is null)) return result;
         using var scope = NewDisposeScope();
         var logprobs = logits.to(float32).log_softmax(-1).cpu();
-        int maxTop = topLogprobs.Max(n => n ?? 0);
-        var (topValues, topIds) = maxTop > 0 ? logprobs.topk(Math.Min(maxTop, (int)logprobs.shape[1])) : (null, null);
+        // Read everything out in a few bulk copies: one tensor op per element would cost microseconds each.
+        using var chosenIds = tensor(tokenIds.Select(id => (long)id).ToArray()).unsqueeze(1);
+        float[] chosen = logprobs.gather(1, chosenIds).data<float>().ToArray();
+        int width = Math.Min(topLogprobs.Max(n => n ?? 0), (int)logprobs.shape[1]);
+        float[] topValues = [];
+        long[] topIds = [];
+        if (width > 0)
+        {
+            var (values, ids) = logprobs.topk(width);
+            topValues = values.data<float>().ToArray();
+            topIds = ids.data<long>().ToArray();
+        }
         for (int i = 0; i < tokenIds.Length; i++)
         {
             if (topLogprobs[i] is not { } n) continue;
-            float chosen = logprobs[i, tokenIds[i]].item<float>();
-            var top = new TopLogprob[Math.Min(n, maxTop)];
+            var top = new TopLogprob[Math.Min(n, width)];
             for (int j = 0; j < top.Length; j++)
             {
-                int id = (int)topIds![i, j].item<long>();
-                top[j] = new TopLogprob(id, tokenizer.Decode([id]), topValues![i, j].item<float>());
+                int id = (int)topIds[i * width + j];
+                top[j] = new TopLogprob(id, tokenizer.Decode([id]), topValues[i * width + j]);
             }
-            result[i] = new TokenLogprob(tokenIds[i], tokenizer.Decode([tokenIds[i]]), chosen, top);
+            result[i] = new TokenLogprob(tokenIds[i], tokenizer.Decode([tokenIds[i]]), chosen[i], top);
         }
         return result;
     }

@@ -24,6 +24,8 @@ public sealed class Scheduler
         _allocateCache = allocateCache;
     }
 
+    public SchedulerOptions Options => _options;
+
     public int NumWaiting => _waiting.Count;
 
     public int NumRunning => _running.Count;

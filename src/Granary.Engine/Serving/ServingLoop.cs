@@ -22,15 +22,13 @@ public sealed class ServingLoop : IDisposable
     readonly Lock _closing = new();
     readonly Dictionary<Sequence, ChannelWriter<CompletionChunk>> _streams = [];
     readonly Thread _thread;
-    readonly long _kvTokenBudget;
     volatile bool _stopping;
     bool _isClosed; // guarded by _closing: the thread has exited and commands run on their caller's thread
     volatile ServingLoad _load = new(0, 0, 0);
 
-    public ServingLoop(InferenceEngine engine, long kvTokenBudget, string name = "granary-serving")
+    public ServingLoop(InferenceEngine engine, string name = "granary-serving")
     {
         _engine = engine;
-        _kvTokenBudget = kvTokenBudget;
         _thread = new Thread(Run) { IsBackground = true, Name = name };
         _thread.Start();
     }
@@ -38,7 +36,8 @@ public sealed class ServingLoop : IDisposable
     /// <summary>Load as of the last step (read from any thread).</summary>
     public ServingLoad Load => _load;
 
-    public long KvTokenBudget => _kvTokenBudget;
+    /// <summary>KV positions all running sequences may reserve together (the engine's scheduler budget).</summary>
+    public long KvTokenBudget => _engine.Scheduler.Options.KvCacheTokenBudget;
 
     /// <summary>Test seam: runs on the loop thread after each step, before its chunks are written.</summary>
     internal Action<ServingStep>? OnStepped { get; set; }

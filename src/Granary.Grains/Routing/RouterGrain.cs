@@ -34,7 +34,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
         _model = await Task.Run(() => ModelLoader.Load(deployment.ModelDirectory, options), cancellationToken);
         TorchRuntime.FitThreadsToModel(_model.Model);
         var engine = new InferenceEngine(_model.Model, _model.Tokenizer, deployment.Scheduler);
-        _loop = new ServingLoop(engine, deployment.Scheduler.KvCacheTokenBudget, $"granary-router-{name}");
+        _loop = new ServingLoop(engine, $"granary-router-{name}");
         logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device} in {Seconds:F1} s", name,
             deployment.ModelDirectory, deployment.Device, (DateTime.UtcNow - started).TotalSeconds);
     }

@@ -23,8 +23,7 @@ public static class GranaryApi
         services.AddSingleton<ModelGateway>();
         services.AddSingleton<Readiness>();
         services.AddHostedService<DeploymentWarmup>();
-        services.AddApiKeyRegistry();
-        services.AddOpenAiApi();
+        services.AddApiKeyRegistry(); // shared by the HTTP and gRPC APIs
         services.AddGrpc();
         return services;
     }

@@ -75,7 +75,7 @@ public sealed class GranaryServerOptions
         if (MaxNumBatchedTokens < MaxNumSeqs) return $"Granary:MaxNumBatchedTokens ({MaxNumBatchedTokens}) must be >= Granary:MaxNumSeqs ({MaxNumSeqs})";
         if (MaxNumWaiting < 0) return "Granary:MaxNumWaiting must be >= 0";
         if (KvCacheTokens is < 1) return "Granary:KvCacheTokens must be >= 1";
-        if (DType is not null && Model is not null && Granary.Model.Loading.RunDType.TryParse(DType) is null)
+        if (DType is not null && Granary.Model.Loading.RunDType.TryParse(DType) is null)
             return $"Granary:DType (--dtype): \"{DType}\" is not fp32, bf16 or fp16";
         for (int i = 0; i < ApiKeys.Count; i++)
             if (ApiKeys[i].Validate() is { } problem) return $"Granary:ApiKeys:{i}: {problem}";

@@ -34,7 +34,7 @@ public sealed class ServingHarness : IDisposable
     public ServingHarness(LoadedModel model, SchedulerOptions? options = null)
     {
         options ??= new SchedulerOptions();
-        Loop = new ServingLoop(new InferenceEngine(model.Model, model.Tokenizer, options), options.KvCacheTokenBudget) { OnStepped = Record };
+        Loop = new ServingLoop(new InferenceEngine(model.Model, model.Tokenizer, options)) { OnStepped = Record };
     }
 
     public ServingLoop Loop { get; }

@@ -2,15 +2,12 @@ using Granary.Server.Api.Auth;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Granary.Server.Api.OpenAi;
 
-/// <summary>The OpenAI-compatible HTTP API under /v1, behind the API-key check.</summary>
+/// <summary>The OpenAI-compatible HTTP API under /v1, behind the API-key check (its registry comes from <see cref="ApiKeysSetup.AddApiKeyRegistry"/>).</summary>
 public static class OpenAiEndpoints
 {
-    public static IServiceCollection AddOpenAiApi(this IServiceCollection services) => services.AddApiKeyRegistry();
-
     public static IEndpointRouteBuilder MapOpenAiApi(this IEndpointRouteBuilder app)
     {
         var v1 = app.MapGroup("/v1").AddEndpointFilter<ApiKeyEndpointFilter>();
