@@ -38,5 +38,12 @@ public sealed record ParallelPlan(int PipelineStages = 1, int TensorParallelRank
         return new ParallelPlan(pp, tp);
     }
 
-    public override string ToString() => IsSingle ? "none" : $"pp={PipelineStages},tp={TensorParallelRanks}";
+    public override string ToString()
+    {
+        if (IsSingle) return "none";
+        var parts = new List<string>();
+        if (PipelineStages > 1) parts.Add($"pp={PipelineStages}");
+        if (TensorParallelRanks > 1) parts.Add($"tp={TensorParallelRanks}");
+        return string.Join(',', parts);
+    }
 }

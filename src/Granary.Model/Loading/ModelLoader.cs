@@ -20,8 +20,7 @@ public static class ModelLoader
     public static LoadedModel Load(string modelDir, ModelLoadOptions options, IProgress<LoadProgress>? progress = null)
     {
         var config = ModelConfigJson.Load(modelDir);
-        var tokenizer = TextTokenizer.Load(modelDir);
-        CheckTokenizerFitsModel(tokenizer, config, modelDir);
+        var tokenizer = LoadTokenizerFor(modelDir, config);
         var dtype = options.DType ?? RunDType.TryParse(config.TorchDtype) ?? ScalarType.Float32;
         var device = ParseDevice(options.Device);
         using var checkpoint = CheckpointReader.Open(modelDir);
@@ -107,6 +106,14 @@ public static class ModelLoader
         if (!shape.SequenceEqual(expectedShape))
             throw new GranaryUserError(
                 $"checkpoint in {checkpoint.Directory}: tensor \"{name}\" has shape [{string.Join(", ", shape)}] but config.json implies [{string.Join(", ", expectedShape)}]");
+    }
+
+    /// <summary>The folder's tokenizer, refused when it cannot be the model's.</summary>
+    public static TextTokenizer LoadTokenizerFor(string modelDir, ModelConfig config)
+    {
+        var tokenizer = TextTokenizer.Load(modelDir);
+        CheckTokenizerFitsModel(tokenizer, config, modelDir);
+        return tokenizer;
     }
 
     // Checkpoints may pad the embedding past the tokenizer (Qwen2: 151936 rows for 151665 tokens), so a

@@ -36,6 +36,13 @@ public sealed class ShardedCausalLm : ICausalLm
     /// <summary>The shard of <paramref name="rank"/> in <paramref name="stage"/>.</summary>
     public CausalLm Shard(int stage, int rank) => _stages[stage][rank];
 
+    /// <summary>The plan's shards and the folder's tokenizer (checked against the model as <see cref="ModelLoader.Load"/> does).</summary>
+    public static LoadedPlan LoadWithTokenizer(string modelDir, ModelLoadOptions options, ParallelPlan plan)
+    {
+        var tokenizer = ModelLoader.LoadTokenizerFor(modelDir, ModelConfigJson.Load(modelDir));
+        return new LoadedPlan(Load(modelDir, options, plan), tokenizer);
+    }
+
     public static ShardedCausalLm Load(string modelDir, ModelLoadOptions options, ParallelPlan plan)
     {
         var config = ModelConfigJson.Load(modelDir);

@@ -79,7 +79,7 @@ public sealed class ShardedCausalLmTests
     }
 
     [Theory]
-    [InlineData("pp=6", "plan pp=6,tp=1: pp=6 needs at least 6 layers but the model has 5")]
+    [InlineData("pp=6", "plan pp=6: pp=6 needs at least 6 layers but the model has 5")]
     [InlineData("tp=3", "tp=3 must divide the 4 attention heads")]
     [InlineData("tp=8", "tp=8 must divide the 4 attention heads")]
     public void A_plan_the_model_cannot_take_is_a_user_error(string planText, string message)
