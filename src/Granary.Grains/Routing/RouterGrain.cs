@@ -5,7 +5,10 @@ using Granary.Engine.Generation;
 using Granary.Engine.Scheduling;
 using Granary.Engine.Serving;
 using Granary.Grains.Deployments;
+using Granary.Grains.Sharding;
+using Granary.Model.Configuration;
 using Granary.Model.Loading;
+using Granary.Model.Tokenization;
 using Granary.Model.Runtime;
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
@@ -21,23 +24,38 @@ namespace Granary.Grains.Routing;
 [CollectionAgeLimit(AlwaysActive = true)]
 public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> logger) : Grain, IRouterGrain
 {
-    LoadedModel? _model;
+    ICausalLm? _model;
     ServingLoop? _loop;
+    IReadOnlyList<ShardReport> _shards = [];
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         string name = this.GetPrimaryKeyString();
         var deployment = catalog.Find(name) ?? throw new InvalidOperationException($"no deployment named \"{name}\" is configured");
-        var options = new ModelLoadOptions(deployment.DType is { } dtype ? RunDType.Parse(dtype, "dtype") : null, deployment.Device);
         var started = DateTime.UtcNow;
-        // Loading reads hundreds of MB: keep it off the grain scheduler's threads.
-        _model = await Task.Run(() => ModelLoader.Load(deployment.ModelDirectory, options), cancellationToken);
-        TorchRuntime.FitThreadsToModel(_model.Model);
-        var engine = new InferenceEngine(_model.Model, _model.Tokenizer, deployment.Scheduler);
+        TextTokenizer tokenizer;
+        if (deployment.Plan.IsSingle)
+        {
+            var options = new ModelLoadOptions(deployment.DType is { } dtype ? RunDType.Parse(dtype, "dtype") : null, deployment.Device);
+            // Loading reads hundreds of MB: keep it off the grain scheduler's threads.
+            var loaded = await Task.Run(() => ModelLoader.Load(deployment.ModelDirectory, options), cancellationToken);
+            TorchRuntime.FitThreadsToModel(loaded.Model);
+            (_model, tokenizer) = (loaded.Model, loaded.Tokenizer);
+        }
+        else
+        {
+            tokenizer = ModelLoader.LoadTokenizerFor(deployment.ModelDirectory, ModelConfigJson.Load(deployment.ModelDirectory));
+            var (model, shards) = await ShardedDeployment.LoadAsync(deployment, GrainFactory, generation: 0);
+            (_model, _shards) = (model, shards);
+        }
+        var engine = new InferenceEngine(_model, tokenizer, deployment.Scheduler);
         _loop = new ServingLoop(engine, $"granary-router-{name}");
-        logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device} in {Seconds:F1} s", name,
-            deployment.ModelDirectory, deployment.Device, (DateTime.UtcNow - started).TotalSeconds);
+        logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}, in {Seconds:F1} s", name,
+            deployment.ModelDirectory, deployment.Device, deployment.Plan, (DateTime.UtcNow - started).TotalSeconds);
     }
+
+    /// <summary>Where the deployment's shards are (empty when the router holds the whole model).</summary>
+    public Task<IReadOnlyList<ShardReport>> GetShards() => Task.FromResult(_shards);
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
