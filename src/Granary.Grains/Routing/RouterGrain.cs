@@ -16,46 +16,73 @@ using Orleans.Concurrency;
 namespace Granary.Grains.Routing;
 
 /// <summary>
-/// Thin grain over a <see cref="ServingLoop"/>: loads the deployment's model when activated, hands requests
-/// to the loop and relays their chunks. Reentrant, so many requests stream through it at once; all
-/// scheduling happens on the loop's own thread.
+/// Thin grain over a <see cref="ServingLoop"/>: loads the deployment's model when activated (the whole model
+/// here, or its shards on shard grains per the plan), hands requests to the loop and relays their chunks.
+/// Loading runs in the background, so activation never times out on a big model or on a cluster still
+/// gathering the device slots a plan needs; status says "loading" meanwhile and requests wait for it.
+/// A failed load deactivates the router, so the next call tries again. Reentrant, so many requests stream
+/// through it at once; all scheduling happens on the loop's own thread.
 /// </summary>
 [Reentrant]
 [CollectionAgeLimit(AlwaysActive = true)]
 public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> logger) : Grain, IRouterGrain
 {
+    /// <summary>How long a status call waits for a load in progress before answering "loading".</summary>
+    static readonly TimeSpan StatusWait = TimeSpan.FromSeconds(10);
+
     ICausalLm? _model;
     ServingLoop? _loop;
     IReadOnlyList<ShardReport> _shards = [];
+    Task _loaded = Task.CompletedTask;
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         string name = this.GetPrimaryKeyString();
         var deployment = catalog.Find(name) ?? throw new InvalidOperationException($"no deployment named \"{name}\" is configured");
+        _loaded = LoadAsync(deployment);
+        return Task.CompletedTask;
+    }
+
+    async Task LoadAsync(DeploymentOptions deployment)
+    {
         var started = DateTime.UtcNow;
-        TextTokenizer tokenizer;
-        if (deployment.Plan.IsSingle)
+        try
         {
-            var options = new ModelLoadOptions(deployment.DType is { } dtype ? RunDType.Parse(dtype, "dtype") : null, deployment.Device);
-            // Loading reads hundreds of MB: keep it off the grain scheduler's threads.
-            var loaded = await Task.Run(() => ModelLoader.Load(deployment.ModelDirectory, options), cancellationToken);
-            TorchRuntime.FitThreadsToModel(loaded.Model);
-            (_model, tokenizer) = (loaded.Model, loaded.Tokenizer);
+            TextTokenizer tokenizer;
+            if (deployment.Plan.IsSingle)
+            {
+                var options = new ModelLoadOptions(deployment.DType is { } dtype ? RunDType.Parse(dtype, "dtype") : null, deployment.Device);
+                // Loading reads hundreds of MB: keep it off the grain scheduler's threads.
+                var loaded = await Task.Run(() => ModelLoader.Load(deployment.ModelDirectory, options));
+                TorchRuntime.FitThreadsToModel(loaded.Model);
+                (_model, tokenizer) = (loaded.Model, loaded.Tokenizer);
+            }
+            else
+            {
+                tokenizer = ModelLoader.LoadTokenizerFor(deployment.ModelDirectory, ModelConfigJson.Load(deployment.ModelDirectory));
+                var (model, shards) = await ShardedDeployment.LoadAsync(deployment, GrainFactory, generation: 0,
+                    waiting => logger.LogInformation("Deployment {Name}: {Waiting}", deployment.Name, waiting));
+                (_model, _shards) = (model, shards);
+            }
+            var engine = new InferenceEngine(_model, tokenizer, deployment.Scheduler);
+            _loop = new ServingLoop(engine, $"granary-router-{deployment.Name}");
+            logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}, in {Seconds:F1} s", deployment.Name,
+                deployment.ModelDirectory, deployment.Device, deployment.Plan, (DateTime.UtcNow - started).TotalSeconds);
         }
-        else
+        catch (Exception e)
         {
-            tokenizer = ModelLoader.LoadTokenizerFor(deployment.ModelDirectory, ModelConfigJson.Load(deployment.ModelDirectory));
-            var (model, shards) = await ShardedDeployment.LoadAsync(deployment, GrainFactory, generation: 0);
-            (_model, _shards) = (model, shards);
+            logger.LogError("Deployment {Name} failed to load: {Message}", deployment.Name, e.Message);
+            DeactivateOnIdle();
+            throw;
         }
-        var engine = new InferenceEngine(_model, tokenizer, deployment.Scheduler);
-        _loop = new ServingLoop(engine, $"granary-router-{name}");
-        logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}, in {Seconds:F1} s", name,
-            deployment.ModelDirectory, deployment.Device, deployment.Plan, (DateTime.UtcNow - started).TotalSeconds);
     }
 
     /// <summary>Where the deployment's shards are (empty when the router holds the whole model).</summary>
-    public Task<IReadOnlyList<ShardReport>> GetShards() => Task.FromResult(_shards);
+    public async Task<IReadOnlyList<ShardReport>> GetShards()
+    {
+        await _loaded;
+        return _shards;
+    }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
@@ -64,12 +91,16 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
         return Task.CompletedTask;
     }
 
-    public Task<DeploymentStatus> GetStatus()
+    public async Task<DeploymentStatus> GetStatus()
     {
+        string name = this.GetPrimaryKeyString();
+        await Task.WhenAny(_loaded, Task.Delay(StatusWait));
+        if (!_loaded.IsCompleted) return new DeploymentStatus { Model = name, IsLoading = true, Host = RuntimeIdentity };
+        await _loaded; // a failed load throws its error here
         var load = Loop.Load;
-        return Task.FromResult(new DeploymentStatus
+        return new DeploymentStatus
         {
-            Model = this.GetPrimaryKeyString(),
+            Model = name,
             ContextLength = _model!.Config.MaxPositionEmbeddings,
             VocabSize = _model.Config.VocabSize,
             NumRunning = load.NumRunning,
@@ -77,13 +108,13 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
             KvTokensReserved = load.KvTokensReserved,
             KvTokenBudget = Loop.KvTokenBudget,
             Host = RuntimeIdentity,
-        });
+        };
     }
 
     public async IAsyncEnumerable<CompletionChunk> Generate(CompletionRequest request,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (stream, refusal) = await Submit(request);
+        var (stream, refusal) = await Submit(request, cancellationToken);
         if (refusal is not null)
         {
             yield return refusal;
@@ -94,11 +125,12 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
                 yield return chunk;
     }
 
-    async Task<(ServingStream?, CompletionChunk?)> Submit(CompletionRequest request)
+    async Task<(ServingStream?, CompletionChunk?)> Submit(CompletionRequest request, CancellationToken cancellationToken)
     {
         var generation = new GenerationRequest(request.PromptTokenIds, request.Sampling) { TopLogprobs = request.TopLogprobs };
         try
         {
+            await _loaded.WaitAsync(cancellationToken);
             return (await Loop.SubmitAsync(generation), null);
         }
         catch (GranaryUserError e)
@@ -112,6 +144,10 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
         catch (ObjectDisposedException e)
         {
             return (null, CompletionChunk.Failed(ServingErrorKind.Unavailable, e.Message));
+        }
+        catch (Exception e) when (!_loaded.IsCompletedSuccessfully && !cancellationToken.IsCancellationRequested)
+        {
+            return (null, CompletionChunk.Failed(ServingErrorKind.Unavailable, $"the deployment failed to load: {e.Message}; retry later"));
         }
     }
 

@@ -13,17 +13,16 @@ namespace Granary.Grains.Sharding;
 /// </summary>
 public static class ShardedDeployment
 {
+    /// <summary>How long a plan waits for silos to join with enough device slots before it fails.</summary>
+    public static TimeSpan SlotWait { get; set; } = TimeSpan.FromMinutes(2);
+
     public static async Task<(GrainShardedCausalLm Model, IReadOnlyList<ShardReport> Shards)> LoadAsync(
-        DeploymentOptions deployment, IGrainFactory grains, int generation)
+        DeploymentOptions deployment, IGrainFactory grains, int generation, Action<string>? waiting = null)
     {
         var config = ModelConfigJson.Load(deployment.ModelDirectory);
         var plan = deployment.Plan;
         var specs = ShardSpec.ForPlan(config, plan);
-
-        var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
-        var silos = hosts.Keys.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToList();
-        var slots = await Task.WhenAll(silos.Select(s => grains.GetGrain<ISiloDevicesGrain>(ShardKey.ForSilo(s)).GetDeviceSlots()));
-        var placement = ShardPlacementPlanner.Place(plan, slots);
+        var (silos, placement) = await PlaceAsync(plan, grains, waiting);
 
         var stages = new List<IReadOnlyList<IShardGrain>>();
         var loads = new List<Task>();
@@ -47,5 +46,26 @@ public static class ShardedDeployment
         await Task.WhenAll(loads);
         var reports = await Task.WhenAll(stages.SelectMany(ranks => ranks).Select(s => s.Describe()));
         return (new GrainShardedCausalLm(config, stages, reports.Sum(r => r.ParameterBytes)), reports);
+    }
+
+    // The active silos (in a stable order) and the shards' silo indices, once the cluster has slots for them all.
+    static async Task<(List<SiloAddress> Silos, int[][] Placement)> PlaceAsync(ParallelPlan plan, IGrainFactory grains, Action<string>? waiting)
+    {
+        var deadline = DateTime.UtcNow + SlotWait;
+        var lastReport = DateTime.MinValue;
+        while (true)
+        {
+            var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
+            var silos = hosts.Keys.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToList();
+            var slots = await Task.WhenAll(silos.Select(s => grains.GetGrain<ISiloDevicesGrain>(ShardKey.ForSilo(s)).GetDeviceSlots()));
+            if (slots.Sum() >= plan.NumShards || DateTime.UtcNow >= deadline)
+                return (silos, ShardPlacementPlanner.Place(plan, slots)); // throws the user error when still short
+            if (DateTime.UtcNow - lastReport > TimeSpan.FromSeconds(10))
+            {
+                waiting?.Invoke($"plan {plan} needs {plan.NumShards} device slots, the cluster has {slots.Sum()} on {silos.Count} silo(s); waiting for more silos");
+                lastReport = DateTime.UtcNow;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+        }
     }
 }

@@ -1,5 +1,6 @@
 using Granary.Abstractions.Serving;
 using Granary.Grains.Routing;
+using Granary.Grains.Sharding;
 
 namespace Granary.Server.Serving;
 
@@ -24,4 +25,6 @@ public sealed class ModelGateway(IGrainFactory grains, IEnumerable<ModelFrontend
         grains.GetGrain<IRouterGrain>(request.Model).Generate(request, cancellationToken);
 
     public Task<DeploymentStatus> GetStatus(string model) => grains.GetGrain<IRouterGrain>(model).GetStatus();
+
+    public Task<IReadOnlyList<ShardReport>> GetShards(string model) => grains.GetGrain<IRouterGrain>(model).GetShards();
 }
