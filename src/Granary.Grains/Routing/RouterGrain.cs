@@ -25,7 +25,7 @@ namespace Granary.Grains.Routing;
 /// </summary>
 [Reentrant]
 [CollectionAgeLimit(AlwaysActive = true)]
-public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> logger) : Grain, IRouterGrain
+public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipService membership, ILogger<RouterGrain> logger) : Grain, IRouterGrain
 {
     /// <summary>How long a status call waits for a load in progress before answering "loading".</summary>
     static readonly TimeSpan StatusWait = TimeSpan.FromSeconds(10);
@@ -34,6 +34,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
     ServingLoop? _loop;
     IReadOnlyList<ShardReport> _shards = [];
     Task _loaded = Task.CompletedTask;
+    CancellationTokenSource _stopWatching = new();
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -60,9 +61,11 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
             else
             {
                 tokenizer = ModelLoader.LoadTokenizerFor(deployment.ModelDirectory, ModelConfigJson.Load(deployment.ModelDirectory));
-                var (model, shards) = await ShardedDeployment.LoadAsync(deployment, GrainFactory, generation: 0,
+                // A fresh generation per placement: shard keys are never reused, so no stale shard is ever stepped.
+                var (model, shards) = await ShardedDeployment.LoadAsync(deployment, GrainFactory, generation: Random.Shared.Next(1, int.MaxValue),
                     waiting => logger.LogInformation("Deployment {Name}: {Waiting}", deployment.Name, waiting));
                 (_model, _shards) = (model, shards);
+                _ = WatchShardSilosAsync(deployment, shards);
             }
             var engine = new InferenceEngine(_model, tokenizer, deployment.Scheduler);
             _loop = new ServingLoop(engine, $"granary-router-{deployment.Name}");
@@ -77,6 +80,42 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
         }
     }
 
+    // When a silo holding a shard leaves, the shards are placed again on the remaining slots and reload; requests
+    // in flight fail as retryable, requests arriving meanwhile wait for the new placement.
+    async Task WatchShardSilosAsync(DeploymentOptions deployment, IReadOnlyList<ShardReport> shards)
+    {
+        var silos = shards.Select(s => ShardKey.SiloOf(s.Key)).Distinct().ToList();
+        var stop = _stopWatching.Token;
+        try
+        {
+            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stop))
+            {
+                var lost = silos.Where(s => snapshot.GetSiloStatus(s) is SiloStatus.ShuttingDown or SiloStatus.Stopping or SiloStatus.Dead).ToList();
+                if (lost.Count == 0) continue;
+                PlaceShardsAgain(deployment, shards, $"silo {string.Join(", ", lost)} holding a shard left the cluster");
+                return;
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    void PlaceShardsAgain(DeploymentOptions deployment, IReadOnlyList<ShardReport> oldShards, string reason)
+    {
+        logger.LogWarning("Deployment {Name}: {Reason}; placing its shards again", deployment.Name, reason);
+        var (oldLoop, oldModel) = (_loop, _model);
+        (_loop, _model, _shards) = (null, null, []);
+        _loaded = LoadAsync(deployment);
+        // The old loop may be blocked in a step on the lost shard: stop it off the grain's turn.
+        _ = Task.Run(() =>
+        {
+            oldLoop?.Stop($"{reason}; the deployment is being placed again, retry the request");
+            oldModel?.Dispose();
+        });
+        foreach (var shard in oldShards) _ = GrainFactory.GetGrain<IShardGrain>(shard.Key).Unload().ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
     /// <summary>Where the deployment's shards are (empty when the router holds the whole model).</summary>
     public async Task<IReadOnlyList<ShardReport>> GetShards()
     {
@@ -86,6 +125,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _stopWatching.Cancel();
         _loop?.Dispose();
         _model?.Dispose();
         return Task.CompletedTask;

@@ -40,12 +40,20 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
 
         using var ids = tensor(layout.TokenIds, int64);
         var payload = TensorPayload.From(ids);
-        foreach (var ranks in stages)
+        for (int stage = 0; stage < stages.Count; stage++)
         {
             var request = new ShardStepRequest(stepId, payload, layout.Positions, layout.LogitRows, segments, released.ToArray());
-            var outputs = Task.WhenAll(ranks.Select(rank => rank.Forward(request))).GetAwaiter().GetResult();
+            TensorPayload?[] outputs;
+            try
+            {
+                outputs = Task.WhenAll(stages[stage].Select(rank => rank.Forward(request))).GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException)
+            {
+                throw new ModelUnavailableException($"a shard of stage {stage} is unreachable ({e.Message})", e);
+            }
             payload = outputs[0] ?? throw new InvalidOperationException("rank 0 of a stage returned no output");
-            if (!ReferenceEquals(ranks, stages[^1])) NumBytesBetweenStages += payload.NumBytes;
+            if (stage < stages.Count - 1) NumBytesBetweenStages += payload.NumBytes;
         }
         for (int i = 0; i < caches.Count; i++) caches[i].Advance(inputs[i].TokenIds.Count);
         using var logits = payload.ToTensor(CPU);

@@ -16,4 +16,7 @@ public interface IShardGrain : IGrainWithStringKey
     Task AcceptPartial(long stepId, int callIndex, int fromRank, TensorPayload partial);
 
     Task<ShardReport> Describe();
+
+    /// <summary>Frees the shard (weights and caches): its deployment has moved to a new placement.</summary>
+    Task Unload();
 }

@@ -114,6 +114,12 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
             a.Stage, a.Rank, a.LayerStart, a.LayerEnd, _shard?.NumWeightBytes ?? 0, _caches.Count));
     }
 
+    public Task Unload()
+    {
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         foreach (var cache in _caches.Values) cache.Dispose();
