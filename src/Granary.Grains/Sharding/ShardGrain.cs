@@ -61,7 +61,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
             _shard.NumWeightBytes / 1e6, (DateTime.UtcNow - started).TotalSeconds);
     }
 
-    public async Task<TensorPayload?> Forward(ShardStepRequest request)
+    public async Task<ShardStepResult> Forward(ShardStepRequest request)
     {
         if (_loading is null) throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} was never loaded (its silo may have restarted)");
         await _loading;
@@ -77,8 +77,9 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         }
     }
 
-    TensorPayload? RunForward(ShardStepRequest request, string key)
+    ShardStepResult RunForward(ShardStepRequest request, string key)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var shard = _shard!;
         foreach (long released in request.ReleasedSequences)
             if (_caches.Remove(released, out var cache)) cache.Dispose();
@@ -87,7 +88,8 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         using var scope = NewDisposeScope();
         var input = request.Input.ToTensor(shard.Device);
         var output = shard.ForwardShard(input, new StepLayout([], request.Positions, request.LogitRows), segments);
-        return _assignment!.Rank == 0 ? TensorPayload.From(output) : null;
+        var payload = _assignment!.Rank == 0 ? TensorPayload.From(output) : null;
+        return new ShardStepResult(payload, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
     // The sequence's cache on this shard, made on first sight and rolled back to where the router says it ends.

@@ -37,7 +37,8 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
                 double difference = (reference.Logits[step] - sharded.Logits[step]).abs().max().item<float>();
                 Assert.True(difference <= LogitTolerance, $"plan {plan}, step {step}: logits differ by {difference:G3}");
             }
-            Assert.True(model.NumBytesBetweenStages > 0 == plan.Contains("pp"), $"bytes between stages: {model.NumBytesBetweenStages}");
+            var traffic = model.Traffic.Snapshot();
+            Assert.True(traffic.BytesBetweenStages > 0 == plan.Contains("pp"), $"bytes between stages: {traffic.BytesBetweenStages}");
         }
     }
 
