@@ -23,6 +23,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(60);
 
     readonly SemaphoreSlim _forwardGate = new(1, 1);
+    ShardWorker? _worker;
     readonly Dictionary<long, SequenceKvCache> _caches = [];
     ShardAssignment? _assignment;
     CausalLm? _shard;
@@ -69,7 +70,8 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         try
         {
             string key = this.GetPrimaryKeyString();
-            return await Task.Factory.StartNew(() => RunForward(request, key), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            _worker ??= new ShardWorker($"granary-shard-{_assignment!.Stage}-{_assignment.Rank}");
+            return await _worker.Run(() => RunForward(request, key));
         }
         finally
         {
@@ -113,7 +115,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     {
         var a = _assignment ?? throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} was never loaded");
         return Task.FromResult(new ShardReport(this.GetPrimaryKeyString(), ShardKey.SiloOf(this.GetPrimaryKeyString()).ToString(),
-            a.Stage, a.Rank, a.LayerStart, a.LayerEnd, _shard?.NumWeightBytes ?? 0, _caches.Count));
+            a.Stage, a.Rank, a.LayerStart, a.LayerEnd, _shard?.NumWeightBytes ?? 0, _caches.Count, _remoteGroup?.NumBytesSent ?? 0));
     }
 
     public Task Unload()
@@ -126,6 +128,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     {
         foreach (var cache in _caches.Values) cache.Dispose();
         _caches.Clear();
+        _worker?.Dispose();
         _shard?.Dispose();
         return Task.CompletedTask;
     }
