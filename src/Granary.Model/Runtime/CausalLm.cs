@@ -38,7 +38,13 @@ public sealed class CausalLm(LlamaForCausalLM network) : IDisposable
     /// Runs one forward over all inputs, appends their K/V to their caches, and returns fp32 logits
     /// [R, V] on the model's device: for each input in order, its last token's row, or all its rows.
     /// </summary>
-    public Tensor Step(IReadOnlyList<StepInput> inputs)
+    public Tensor Step(IReadOnlyList<StepInput> inputs) => Step(inputs, head: null);
+
+    /// <summary>
+    /// <see cref="Step(IReadOnlyList{StepInput})"/> with another output head: <paramref name="head"/> maps the
+    /// selected hidden rows [R, D] to logits [R, V'] (a draft's vocabulary-trimmed head); null is the model's own.
+    /// </summary>
+    public Tensor Step(IReadOnlyList<StepInput> inputs, Func<Tensor, Tensor>? head)
     {
         if (inputs.Count == 0) throw new ArgumentException("a step needs at least one input", nameof(inputs));
         foreach (var input in inputs)
@@ -52,7 +58,8 @@ public sealed class CausalLm(LlamaForCausalLM network) : IDisposable
         var segments = inputs.Select(i => new BatchSegment(i.Cache, i.TokenIds.Count)).ToList();
         var (tokenIds, positions, logitRows) = Layout(inputs, segments);
         var hidden = Network.Forward(tokenIds, positions, segments, BatchesDecodeRows);     // [T, D]
-        var logits = Network.Logits(hidden.index_select(0, logitRows));  // [R, V]
+        var selected = hidden.index_select(0, logitRows);                 // [R, D]
+        var logits = head is null ? Network.Logits(selected) : head(selected); // [R, V]
         foreach (var segment in segments) segment.Cache?.Advance(segment.NumTokens);
         return logits.to(float32).MoveToOuterDisposeScope();
     }

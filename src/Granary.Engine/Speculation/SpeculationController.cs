@@ -1,0 +1,78 @@
+namespace Granary.Engine.Speculation;
+
+/// <summary>
+/// The batch-level cap on k, learned from measured throughput so that speculation never makes decoding
+/// slower: at batch 1 verifying k + 1 positions costs about one plain step, but at large batches the
+/// target's step grows with every position, and plain decoding wins. Batch sizes fall in power-of-two
+/// buckets; each bucket keeps an exponentially weighted tokens/s per cap and hill-climbs: every
+/// <see cref="ExplorePeriod"/>-th step it tries a neighbouring cap, and it moves when a neighbour measured
+/// faster. Cap 0 is plain decoding, so a bucket where speculation does not pay settles there.
+/// Not thread-safe: the engine's thread plans and observes.
+/// </summary>
+public sealed class SpeculationController(int maxK, bool isAdaptive)
+{
+    /// <summary>Every this many steps of a bucket, one tries a neighbouring cap.</summary>
+    public const int ExplorePeriod = 5;
+
+    const double Smoothing = 0.3;
+    const double MinGain = 1.03; // a neighbour must be this much faster to move (CPU timings are noisy)
+
+    readonly Dictionary<int, Bucket> _buckets = [];
+
+    public int MaxK { get; } = maxK;
+
+    public bool IsAdaptive { get; } = isAdaptive;
+
+    /// <summary>The cap the bucket of <paramref name="batchSize"/> has settled on (tests, reports).</summary>
+    public int CurrentCap(int batchSize) => IsAdaptive ? BucketFor(batchSize).Current : MaxK;
+
+    /// <summary>The cap on k for the next step of <paramref name="batchSize"/> decoding sequences.</summary>
+    public int CapFor(int batchSize)
+    {
+        if (!IsAdaptive || MaxK == 0) return MaxK;
+        var bucket = BucketFor(batchSize);
+        bucket.NumSteps++;
+        if (bucket.NumSteps % ExplorePeriod != 0) return bucket.Current;
+        bucket.ExploreUp = !bucket.ExploreUp;
+        int neighbour = bucket.Current + (bucket.ExploreUp ? 1 : -1);
+        if (neighbour < 0 || neighbour > MaxK) neighbour = bucket.Current + (bucket.ExploreUp ? -1 : 1);
+        return Math.Clamp(neighbour, 0, MaxK);
+    }
+
+    /// <summary>Records a pure decode step run with <paramref name="cap"/>: it emitted <paramref name="numTokens"/> in <paramref name="seconds"/>.</summary>
+    public void Observe(int batchSize, int cap, int numTokens, double seconds)
+    {
+        if (!IsAdaptive || seconds <= 0 || cap < 0 || cap > MaxK) return;
+        var bucket = BucketFor(batchSize);
+        double throughput = numTokens / seconds;
+        bucket.Throughput[cap] = bucket.Throughput[cap] is { } old ? old + Smoothing * (throughput - old) : throughput;
+        int best = bucket.Current;
+        foreach (int candidate in (int[])[bucket.Current - 1, bucket.Current + 1])
+            if (candidate >= 0 && candidate <= MaxK && bucket.Throughput[candidate] is { } t
+                && t > MinGain * (bucket.Throughput[best] ?? 0))
+                best = candidate;
+        bucket.Current = best;
+    }
+
+    Bucket BucketFor(int batchSize)
+    {
+        int index = BucketIndex(batchSize);
+        if (_buckets.TryGetValue(index, out var bucket)) return bucket;
+        // A new, larger batch size starts from what the next smaller one learned (k only falls with batch size).
+        int start = _buckets.Where(b => b.Key < index).OrderByDescending(b => b.Key).Select(b => b.Value.Current).FirstOrDefault(MaxK);
+        bucket = new Bucket(MaxK) { Current = start };
+        _buckets[index] = bucket;
+        return bucket;
+    }
+
+    /// <summary>1 -> 0, 2 -> 1, 3..4 -> 2, 5..8 -> 3, ...</summary>
+    public static int BucketIndex(int batchSize) => batchSize <= 1 ? 0 : 32 - System.Numerics.BitOperations.LeadingZeroCount((uint)(batchSize - 1));
+
+    sealed class Bucket(int maxK)
+    {
+        public int Current;
+        public int NumSteps;
+        public bool ExploreUp = true;
+        public double?[] Throughput { get; } = new double?[maxK + 1];
+    }
+}
