@@ -30,7 +30,7 @@ public sealed class SpeculativeGreedyTests(SmallModelFixture fixture) : IClassFi
         return (results, generator.LastSpeculation!);
     }
 
-    public static TheoryData<string, double> DraftKinds => new() { { "copy", 0.0 }, { "noisy", 0.05 }, { "unrelated", -1 } };
+    public static TheoryData<string, double> DraftKinds => new() { { "copy", 0.0 }, { "noisy", 0.02 }, { "unrelated", -1 } };
 
     DraftModel MakeDraft(double noise) => noise < 0 ? Drafts.Unrelated(fixture.Loaded.Model) : Drafts.NoisyCopy(fixture.Loaded.Model, noise);
 
@@ -91,7 +91,7 @@ public sealed class SpeculativeGreedyTests(SmallModelFixture fixture) : IClassFi
     public void Adaptive_speculation_gives_the_plain_greedy_tokens()
     {
         var requests = Prompts.Select(p => Request(p, new SamplingParams { Temperature = 0, MaxTokens = 30, IgnoreEos = true })).ToList();
-        using var draft = Drafts.NoisyCopy(fixture.Loaded.Model, 0.05);
+        using var draft = Drafts.NoisyCopy(fixture.Loaded.Model, 0.02);
         AssertSameResults(Plain(requests), Speculative(requests, draft, new SpeculationOptions { NumSpeculativeTokens = 5 }).Results);
     }
 
