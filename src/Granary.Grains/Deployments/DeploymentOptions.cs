@@ -1,4 +1,5 @@
 using Granary.Engine.Scheduling;
+using Granary.Engine.Speculation;
 
 namespace Granary.Grains.Deployments;
 
@@ -18,4 +19,12 @@ public sealed record DeploymentOptions
     public string? DType { get; init; }
 
     public SchedulerOptions Scheduler { get; init; } = new();
+
+    /// <summary>A draft model folder (the target's tokenizer) loaded beside the target: decoding is then speculative.</summary>
+    public string? DraftDirectory { get; init; }
+
+    /// <summary>VocabTrim: keep the draft's LM head to this many most frequent tokens (vocab_trim.json beside the draft); 0 keeps all.</summary>
+    public int DraftVocabTokens { get; init; }
+
+    public SpeculationOptions Speculation { get; init; } = new();
 }

@@ -4,6 +4,7 @@ using Granary.Abstractions.Serving;
 using Granary.Engine.Generation;
 using Granary.Engine.Scheduling;
 using Granary.Engine.Serving;
+using Granary.Engine.Speculation;
 using Granary.Grains.Deployments;
 using Granary.Model.Loading;
 using Granary.Model.Runtime;
@@ -22,6 +23,8 @@ namespace Granary.Grains.Routing;
 public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> logger) : Grain, IRouterGrain
 {
     LoadedModel? _model;
+    DraftModel? _draft;
+    InferenceEngine? _engine;
     ServingLoop? _loop;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -32,16 +35,20 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
         var started = DateTime.UtcNow;
         // Loading reads hundreds of MB: keep it off the grain scheduler's threads.
         _model = await Task.Run(() => ModelLoader.Load(deployment.ModelDirectory, options), cancellationToken);
+        if (deployment.DraftDirectory is { } draftDirectory)
+            _draft = await Task.Run(() => DraftLoader.Load(draftDirectory, options, deployment.DraftVocabTokens), cancellationToken);
         TorchRuntime.FitThreadsToModel(_model.Model);
-        var engine = new InferenceEngine(_model.Model, _model.Tokenizer, deployment.Scheduler);
-        _loop = new ServingLoop(engine, $"granary-router-{name}");
-        logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device} in {Seconds:F1} s", name,
-            deployment.ModelDirectory, deployment.Device, (DateTime.UtcNow - started).TotalSeconds);
+        _engine = new InferenceEngine(_model.Model, _model.Tokenizer, deployment.Scheduler, _draft, deployment.Speculation);
+        _loop = new ServingLoop(_engine, $"granary-router-{name}");
+        logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device} in {Seconds:F1} s{Draft}", name,
+            deployment.ModelDirectory, deployment.Device, (DateTime.UtcNow - started).TotalSeconds,
+            _draft is null ? "" : $"; speculating with draft {deployment.DraftDirectory} (k <= {deployment.Speculation.NumSpeculativeTokens})");
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _loop?.Dispose();
+        _draft?.Dispose();
         _model?.Dispose();
         return Task.CompletedTask;
     }
@@ -59,6 +66,10 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
             KvTokensReserved = load.KvTokensReserved,
             KvTokenBudget = Loop.KvTokenBudget,
             Host = RuntimeIdentity,
+            IsSpeculative = _engine!.IsSpeculative,
+            SpecDecodeNumDraftTokens = _engine.SpeculationStats.NumDraftTokens,
+            SpecDecodeNumAcceptedTokens = _engine.SpeculationStats.NumAcceptedTokens,
+            SpecDecodeAcceptanceRate = _engine.SpeculationStats.AcceptanceRate,
         });
     }
 
@@ -96,6 +107,9 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
             return (null, CompletionChunk.Failed(ServingErrorKind.Unavailable, e.Message));
         }
     }
+
+    /// <summary>The deployment's speculation counters (zero without a draft); metrics read them in-process.</summary>
+    public SpeculationStats? SpeculationStats => _engine?.SpeculationStats;
 
     ServingLoop Loop => _loop ?? throw new InvalidOperationException("the router is not activated");
 }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Granary.Abstractions;
 using Granary.Engine.Generation;
+using Granary.Engine.Speculation;
 using Granary.Model.Loading;
 using Granary.Model.Tokenization;
 using Granary.Server.Models;
@@ -24,12 +25,15 @@ internal static class GenerateCommand
         var seed = new Option<long?>("--seed") { Description = "Seed for reproducible sampling" };
         var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable)", AllowMultipleArgumentsPerToken = false };
         var chat = new Option<bool>("--chat") { Description = "Wrap the prompt as a user message in the model's chat template" };
+        var draft = CliOptions.Draft();
+        var speculate = CliOptions.Speculate();
+        var draftVocab = CliOptions.DraftVocab();
         var dtype = CliOptions.DType();
         var device = CliOptions.Device();
         var json = CliOptions.Json();
         var command = new Command("generate", "Generate a continuation of a prompt")
         {
-            model, prompt, maxTokens, temperature, topP, topK, repetitionPenalty, seed, stop, chat, dtype, device, json,
+            model, prompt, maxTokens, temperature, topP, topK, repetitionPenalty, seed, stop, chat, draft, speculate, draftVocab, dtype, device, json,
         };
         command.SetAction(parse =>
         {
@@ -46,31 +50,38 @@ internal static class GenerateCommand
             if (sampling.Validate() is { } problem) throw new GranaryUserError("--" + problem.Replace('_', '-'));
             var request = new GenerateInvocation(
                 DefaultModels.ResolveTarget(parse.GetValue(model)), parse.GetValue(prompt)!, parse.GetValue(chat), sampling,
-                parse.GetValue(dtype), parse.GetValue(device)!, parse.GetValue(json));
+                parse.GetValue(dtype), parse.GetValue(device)!, parse.GetValue(json),
+                parse.GetValue(draft) is { } named ? DefaultModels.ResolveDraft(named) : null,
+                CliOptions.InRange(parse.GetValue(speculate), 0, 32, "--speculate"),
+                CliOptions.AtLeast(parse.GetValue(draftVocab), 0, "--draft-vocab"));
             return Run(request, stdout, stderr);
         });
         return command;
     }
 
     sealed record GenerateInvocation(
-        string ModelDir, string Prompt, bool Chat, SamplingParams Sampling, string? DType, string Device, bool Json);
+        string ModelDir, string Prompt, bool Chat, SamplingParams Sampling, string? DType, string Device, bool Json,
+        string? DraftDir, int Speculate, int DraftVocab);
 
     static int Run(GenerateInvocation invocation, TextWriter stdout, TextWriter stderr)
     {
         var loadWatch = Stopwatch.StartNew();
         var options = new ModelLoadOptions(invocation.DType is null ? null : RunDType.Parse(invocation.DType, "--dtype"), invocation.Device);
         using var loaded = LoadProgressBar.Load(invocation.ModelDir, options, stderr);
+        using var draft = invocation.DraftDir is { } draftDir ? DraftLoader.Load(draftDir, options, invocation.DraftVocab) : null;
+        draft?.CheckCompatibleWith(loaded.Model);
         double loadMs = loadWatch.Elapsed.TotalMilliseconds;
 
         var promptIds = EncodePrompt(loaded.Tokenizer, invocation.Prompt, invocation.Chat);
-        var generator = new BatchGenerator(loaded.Model, loaded.Tokenizer)
+        var speculation = new SpeculationOptions { NumSpeculativeTokens = invocation.Speculate };
+        var generator = new BatchGenerator(loaded.Model, loaded.Tokenizer, draft, speculation)
         {
             OnText = invocation.Json ? null : (_, text) => { stdout.Write(text); stdout.Flush(); },
         };
         var (results, timings) = generator.Generate([new GenerationRequest(promptIds, invocation.Sampling)]);
         var result = results[0];
         if (invocation.Json)
-            stdout.WriteLine(JsonSerializer.Serialize(GenerateJson.From(result, timings, loadMs), GenerateJson.Options));
+            stdout.WriteLine(JsonSerializer.Serialize(GenerateJson.From(result, timings, loadMs, draft is null ? null : generator.LastSpeculation), GenerateJson.Options));
         else
             stdout.WriteLine();
         return GranaryCli.ExitOk;
