@@ -4,15 +4,17 @@ namespace Granary.Engine.Speculation;
 /// The batch-level cap on k, learned from measured throughput so that speculation never makes decoding
 /// slower: at batch 1 verifying k + 1 positions costs about one plain step, but at large batches the
 /// target's step grows with every position, and plain decoding wins. Batch sizes fall in power-of-two
-/// buckets; each bucket keeps an exponentially weighted tokens/s per cap and hill-climbs: every
-/// <see cref="ExplorePeriod"/>-th step it tries a neighbouring cap, and it moves when a neighbour measured
-/// faster. Cap 0 is plain decoding, so a bucket where speculation does not pay settles there.
+/// buckets; each bucket keeps an exponentially weighted tokens/s per cap and hill-climbs: now and then it
+/// tries a neighbouring cap, and it moves when a neighbour measured faster. Cap 0 is plain decoding, so a
+/// bucket where speculation does not pay settles there. Exploring costs the steps spent at a worse cap, so
+/// each exploration that does not lead to a move doubles the wait before the next one (from
+/// <see cref="ExplorePeriod"/> up to <see cref="MaxExplorePeriod"/> steps); a move resets it.
 /// Not thread-safe: the engine's thread plans and observes.
 /// </summary>
 public sealed class SpeculationController(int maxK, bool isAdaptive)
 {
-    /// <summary>Every this many steps of a bucket, one tries a neighbouring cap.</summary>
-    public const int ExplorePeriod = 5;
+    /// <summary>Steps between explorations of a neighbouring cap, at first and at most.</summary>
+    public const int ExplorePeriod = 5, MaxExplorePeriod = 80;
 
     const double Smoothing = 0.3;
     const double MinGain = 1.03; // a neighbour must be this much faster to move (CPU timings are noisy)
@@ -31,8 +33,8 @@ public sealed class SpeculationController(int maxK, bool isAdaptive)
     {
         if (!IsAdaptive || MaxK == 0) return MaxK;
         var bucket = BucketFor(batchSize);
-        bucket.NumSteps++;
-        if (bucket.NumSteps % ExplorePeriod != 0) return bucket.Current;
+        if (++bucket.NumStepsSinceExploring < bucket.ExplorePeriod) return bucket.Current;
+        bucket.NumStepsSinceExploring = 0;
         bucket.ExploreUp = !bucket.ExploreUp;
         int neighbour = bucket.Current + (bucket.ExploreUp ? 1 : -1);
         if (neighbour < 0 || neighbour > MaxK) neighbour = bucket.Current + (bucket.ExploreUp ? -1 : 1);
@@ -51,6 +53,12 @@ public sealed class SpeculationController(int maxK, bool isAdaptive)
             if (candidate >= 0 && candidate <= MaxK && bucket.Throughput[candidate] is { } t
                 && t > MinGain * (bucket.Throughput[best] ?? 0))
                 best = candidate;
+        if (best != bucket.Current)
+        {
+            bucket.ExplorePeriod = ExplorePeriod;
+            bucket.ExploreUp = best < bucket.Current; // the next exploration keeps going the way that paid
+        }
+        else if (cap != bucket.Current) bucket.ExplorePeriod = Math.Min(MaxExplorePeriod, bucket.ExplorePeriod * 2);
         bucket.Current = best;
     }
 
@@ -71,7 +79,8 @@ public sealed class SpeculationController(int maxK, bool isAdaptive)
     sealed class Bucket(int maxK)
     {
         public int Current;
-        public int NumSteps;
+        public int NumStepsSinceExploring;
+        public int ExplorePeriod = SpeculationController.ExplorePeriod;
         public bool ExploreUp = true;
         public double?[] Throughput { get; } = new double?[maxK + 1];
     }

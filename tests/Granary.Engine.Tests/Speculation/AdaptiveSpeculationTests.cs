@@ -43,7 +43,7 @@ public sealed class AdaptiveSpeculationTests
     [Fact]
     public void Where_speculation_does_not_pay_the_cap_falls_to_plain_decoding()
     {
-        Assert.Equal(0, Run(batchSize: 16, best: 0, steps: 60).CurrentCap(16));
+        Assert.Equal(0, Run(batchSize: 16, best: 0, steps: 25).CurrentCap(16)); // one move per exploration period: 4 -> 0 in 20 steps
     }
 
     [Fact]
@@ -65,6 +65,22 @@ public sealed class AdaptiveSpeculationTests
         Assert.Equal(4, controller.CurrentCap(1));
         Assert.Equal(0, controller.CurrentCap(16));
         Assert.Equal(0, controller.CurrentCap(32)); // starts from what batch 16 learned
+    }
+
+    [Fact]
+    public void Once_settled_it_explores_ever_more_rarely()
+    {
+        var controller = Run(batchSize: 16, best: 0, steps: 30);
+        Assert.Equal(0, controller.CurrentCap(16));
+        int explorations = 0;
+        for (int i = 0; i < 400; i++)
+        {
+            int cap = controller.CapFor(16);
+            if (cap != 0) explorations++;
+            controller.Observe(16, cap, (int)Throughput(cap, 0), 1);
+        }
+        Assert.InRange(explorations, 1, 10); // every 80 steps at most, not every 5th
+        Assert.Equal(0, controller.CurrentCap(16));
     }
 
     [Fact]
