@@ -19,13 +19,15 @@ public sealed record SpeculationMeasurement(
 
 /// <summary>
 /// Plain against speculative decoding on the same prompts, side by side in one process: for each batch
-/// size every configuration runs once untimed (warm-up; the adaptive k also learns there), then the
+/// size every configuration runs <see cref="NumWarmupRuns"/> times untimed (warm-up; the adaptive k learns there), then the
 /// configurations take turns for each timed repeat, so that machine noise hits them alike. Each
 /// configuration keeps one engine throughout, as a serving deployment would. Greedy and EOS-ignoring, so
 /// every run decodes exactly the same number of tokens.
 /// </summary>
 public static class SpeculationBenchmark
 {
+    public const int NumWarmupRuns = 2;
+
     public static IReadOnlyList<SpeculationMeasurement> Measure(
         CausalLm target, TextTokenizer tokenizer, IReadOnlyList<SpeculationBenchConfig> configs, IReadOnlyList<IReadOnlyList<int>> prompts,
         IReadOnlyList<int> batchSizes, int maxTokens, SpeculationOptions speculation, int repeats, Action<string>? progress = null)
@@ -39,7 +41,8 @@ public static class SpeculationBenchmark
                 .Select(i => new GenerationRequest(prompts[i % prompts.Count], new SamplingParams { Temperature = 0, MaxTokens = maxTokens, IgnoreEos = true }))
                 .ToList();
             progress?.Invoke($"batch {batchSize}: warm-up ...");
-            foreach (var engine in engines) Run(engine, requests);
+            for (int warmup = 0; warmup < NumWarmupRuns; warmup++)
+                foreach (var engine in engines) Run(engine, requests);
             var runs = configs.Select(_ => new List<RunResult>()).ToList();
             for (int repeat = 0; repeat < repeats; repeat++)
                 for (int c = 0; c < configs.Count; c++)

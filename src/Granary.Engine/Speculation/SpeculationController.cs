@@ -2,22 +2,27 @@ namespace Granary.Engine.Speculation;
 
 /// <summary>
 /// The batch-level cap on k, learned from measured throughput so that speculation never makes decoding
-/// slower: at batch 1 verifying k + 1 positions costs about one plain step, but at large batches the
-/// target's step grows with every position, and plain decoding wins. Batch sizes fall in power-of-two
-/// buckets; each bucket keeps an exponentially weighted tokens/s per cap and hill-climbs: now and then it
-/// tries a neighbouring cap, and it moves when a neighbour measured faster. Cap 0 is plain decoding, so a
-/// bucket where speculation does not pay settles there. Exploring costs the steps spent at a worse cap, so
-/// each exploration that does not lead to a move doubles the wait before the next one (from
-/// <see cref="ExplorePeriod"/> up to <see cref="MaxExplorePeriod"/> steps); a move resets it.
+/// slower: at batch 1 verifying k + 1 positions costs little more than a plain step, but at large batches
+/// the target's step grows with every position, and plain decoding wins. Batch sizes fall in power-of-two
+/// buckets; each bucket keeps, per cap, tokens and seconds summed with exponential decay (a ratio of sums:
+/// one step's tokens/s is too noisy, acceptance alone makes it vary 1..k + 1-fold) and hill-climbs: now and
+/// then it runs a few steps at a neighbouring cap, and it moves when that neighbour measured faster. Cap 0
+/// is plain decoding, so a bucket where speculation does not pay settles there. Exploring costs the steps
+/// spent at a worse cap, so each exploration that does not lead to a move doubles the wait before the next
+/// one (from <see cref="ExplorePeriod"/> up to <see cref="MaxExplorePeriod"/> steps); a move resets it.
 /// Not thread-safe: the engine's thread plans and observes.
 /// </summary>
 public sealed class SpeculationController(int maxK, bool isAdaptive)
 {
     /// <summary>Steps between explorations of a neighbouring cap, at first and at most.</summary>
-    public const int ExplorePeriod = 5, MaxExplorePeriod = 80;
+    public const int ExplorePeriod = 6, MaxExplorePeriod = 96;
 
-    const double Smoothing = 0.3;
-    const double MinGain = 1.03; // a neighbour must be this much faster to move (CPU timings are noisy)
+    /// <summary>Consecutive steps one exploration runs at the neighbouring cap.</summary>
+    public const int ExploreSteps = 3;
+
+    const double Decay = 0.85;      // per observation of a cap: about the last 7 observations count
+    const double MinGain = 1.03;    // a neighbour must be this much faster to move (CPU timings are noisy)
+    const int MinSamples = ExploreSteps;
 
     readonly Dictionary<int, Bucket> _buckets = [];
 
@@ -33,12 +38,17 @@ public sealed class SpeculationController(int maxK, bool isAdaptive)
     {
         if (!IsAdaptive || MaxK == 0) return MaxK;
         var bucket = BucketFor(batchSize);
+        if (bucket.ExploringCap is { } exploring) return exploring;
         if (++bucket.NumStepsSinceExploring < bucket.ExplorePeriod) return bucket.Current;
         bucket.NumStepsSinceExploring = 0;
         bucket.ExploreUp = !bucket.ExploreUp;
         int neighbour = bucket.Current + (bucket.ExploreUp ? 1 : -1);
         if (neighbour < 0 || neighbour > MaxK) neighbour = bucket.Current + (bucket.ExploreUp ? -1 : 1);
-        return Math.Clamp(neighbour, 0, MaxK);
+        neighbour = Math.Clamp(neighbour, 0, MaxK);
+        if (neighbour == bucket.Current) return bucket.Current;
+        bucket.ExploringCap = neighbour;
+        bucket.NumExploreStepsLeft = ExploreSteps;
+        return neighbour;
     }
 
     /// <summary>Records a pure decode step run with <paramref name="cap"/>: it emitted <paramref name="numTokens"/> in <paramref name="seconds"/>.</summary>
@@ -46,20 +56,25 @@ public sealed class SpeculationController(int maxK, bool isAdaptive)
     {
         if (!IsAdaptive || seconds <= 0 || cap < 0 || cap > MaxK) return;
         var bucket = BucketFor(batchSize);
-        double throughput = numTokens / seconds;
-        bucket.Throughput[cap] = bucket.Throughput[cap] is { } old ? old + Smoothing * (throughput - old) : throughput;
-        int best = bucket.Current;
-        foreach (int candidate in (int[])[bucket.Current - 1, bucket.Current + 1])
-            if (candidate >= 0 && candidate <= MaxK && bucket.Throughput[candidate] is { } t
-                && t > MinGain * (bucket.Throughput[best] ?? 0))
-                best = candidate;
-        if (best != bucket.Current)
+        var measured = bucket.Caps[cap];
+        measured.Tokens = measured.Tokens * Decay + numTokens;
+        measured.Seconds = measured.Seconds * Decay + seconds;
+        measured.NumSamples++;
+        if (bucket.ExploringCap != cap || --bucket.NumExploreStepsLeft > 0) return;
+
+        // An exploration just ended: move if the neighbour was faster.
+        bucket.ExploringCap = null;
+        double current = bucket.Caps[bucket.Current].Throughput;
+        if (measured.NumSamples >= MinSamples && measured.Throughput > MinGain * current)
         {
+            bucket.ExploreUp = cap < bucket.Current; // the next exploration keeps going the way that paid
+            bucket.Current = cap;
             bucket.ExplorePeriod = ExplorePeriod;
-            bucket.ExploreUp = best < bucket.Current; // the next exploration keeps going the way that paid
         }
-        else if (cap != bucket.Current) bucket.ExplorePeriod = Math.Min(MaxExplorePeriod, bucket.ExplorePeriod * 2);
-        bucket.Current = best;
+        else
+        {
+            bucket.ExplorePeriod = Math.Min(MaxExplorePeriod, bucket.ExplorePeriod * 2);
+        }
     }
 
     Bucket BucketFor(int batchSize)
@@ -76,12 +91,22 @@ public sealed class SpeculationController(int maxK, bool isAdaptive)
     /// <summary>1 -> 0, 2 -> 1, 3..4 -> 2, 5..8 -> 3, ...</summary>
     public static int BucketIndex(int batchSize) => batchSize <= 1 ? 0 : 32 - System.Numerics.BitOperations.LeadingZeroCount((uint)(batchSize - 1));
 
+    sealed class Measured
+    {
+        public double Tokens, Seconds;
+        public int NumSamples;
+
+        public double Throughput => Seconds > 0 ? Tokens / Seconds : 0;
+    }
+
     sealed class Bucket(int maxK)
     {
         public int Current;
+        public int? ExploringCap;
+        public int NumExploreStepsLeft;
         public int NumStepsSinceExploring;
         public int ExplorePeriod = SpeculationController.ExplorePeriod;
         public bool ExploreUp = true;
-        public double?[] Throughput { get; } = new double?[maxK + 1];
+        public Measured[] Caps { get; } = Enumerable.Range(0, maxK + 1).Select(_ => new Measured()).ToArray();
     }
 }
