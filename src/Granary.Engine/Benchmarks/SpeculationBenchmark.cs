@@ -13,7 +13,7 @@ public sealed record SpeculationBenchConfig(string Name, DraftModel? Draft);
 
 /// <summary>One configuration at one batch size: median decode throughput over the repeats, and what speculation did.</summary>
 public sealed record SpeculationMeasurement(
-    string Config, int BatchSize, double TokensPerSecond, double[] RunTokensPerSecond,
+    string Config, int BatchSize, double TokensPerSecond, double[] RunTokensPerSecond, double? TokensPerCpuSecond,
     double? AcceptanceRate, double? MeanAcceptedLength, int? LearnedCap,
     long? PeakResidentBytes, long AccountedPeakBytes);
 
@@ -50,11 +50,12 @@ public static class SpeculationBenchmark
             for (int c = 0; c < configs.Count; c++)
             {
                 var speeds = runs[c].Select(r => r.TokensPerSecond).ToArray();
+                double? cpuSpeed = runs[c].All(r => r.TokensPerCpuSecond is not null) ? Median(runs[c].Select(r => r.TokensPerCpuSecond!.Value).ToArray()) : null;
                 var stats = runs[c].Select(r => r.Speculation).Aggregate((a, b) => Sum(a, b));
                 bool speculative = configs[c].Draft is not null;
                 long weights = target.NumWeightBytes + (configs[c].Draft?.NumWeightBytes ?? 0);
                 results.Add(new SpeculationMeasurement(
-                    configs[c].Name, batchSize, Median(speeds), speeds,
+                    configs[c].Name, batchSize, Median(speeds), speeds, cpuSpeed,
                     speculative ? stats.AcceptanceRate : null, speculative ? stats.MeanAcceptedLength : null,
                     engines[c].Scheduler.Speculation?.Controller.CurrentCap(batchSize),
                     runs[c].Max(r => r.PeakResidentBytes),
@@ -65,7 +66,7 @@ public static class SpeculationBenchmark
         return results;
     }
 
-    sealed record RunResult(double TokensPerSecond, SpeculationSnapshot Speculation, long? PeakResidentBytes, long PeakKvTokens);
+    sealed record RunResult(double TokensPerSecond, double? TokensPerCpuSecond, SpeculationSnapshot Speculation, long? PeakResidentBytes, long PeakKvTokens);
 
     // Decode throughput of one batch: tokens after each sequence's first, over the time after the prefill.
     static RunResult Run(InferenceEngine engine, IReadOnlyList<GenerationRequest> requests)
@@ -76,16 +77,23 @@ public static class SpeculationBenchmark
         var sequences = requests.Select(engine.Submit).ToList();
         long peakKv = 0;
         Stopwatch? decode = null;
+        double? cpuStart = null;
         while (engine.HasWork)
         {
             engine.Step();
             peakKv = Math.Max(peakKv, engine.Scheduler.NumKvTokensReserved);
-            if (decode is null && sequences.All(s => s.OutputTokenIds.Count > 0)) decode = Stopwatch.StartNew();
+            if (decode is null && sequences.All(s => s.OutputTokenIds.Count > 0))
+            {
+                decode = Stopwatch.StartNew();
+                cpuStart = ThreadCpuClock.Seconds();
+            }
         }
+        double? cpuSeconds = ThreadCpuClock.Seconds() - cpuStart;
         engine.Scheduler.RemoveLeavers();
         double seconds = decode?.Elapsed.TotalSeconds ?? 0;
         int numTokens = sequences.Sum(s => s.OutputTokenIds.Count - 1);
-        return new RunResult(seconds > 0 ? numTokens / seconds : 0, engine.SpeculationStats.Snapshot().Since(before), PeakMemory.PeakResidentBytes(), peakKv);
+        return new RunResult(seconds > 0 ? numTokens / seconds : 0, cpuSeconds is > 0 ? numTokens / cpuSeconds : null,
+            engine.SpeculationStats.Snapshot().Since(before), PeakMemory.PeakResidentBytes(), peakKv);
     }
 
     static SpeculationSnapshot Sum(SpeculationSnapshot a, SpeculationSnapshot b) => new(
