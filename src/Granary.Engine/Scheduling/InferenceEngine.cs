@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Granary.Abstractions;
 using Granary.Abstractions.Serving;
 using Granary.Engine.Generation;
@@ -42,7 +41,13 @@ public sealed class InferenceEngine
             planner = new SpeculationPlanner(draft.NewCache, ratio, new SpeculationController(speculation.NumSpeculativeTokens, speculation.IsAdaptive));
         }
         _scheduler = new Scheduler(options, model.NewCache, planner);
+        // NOTE: on a CPU run with one intra-op thread every op runs on this thread, so its CPU time is the
+        // step's cost without the time a shared machine gave other processes: a far steadier signal for
+        // the adaptive k than wall time. Elsewhere (GPU, several threads) wall time is the cost.
+        _useThreadCpuTime = model.Device.type == TorchSharp.DeviceType.CPU && get_num_threads() == 1 && ThreadCpuClock.Seconds() is not null;
     }
+
+    readonly bool _useThreadCpuTime;
 
     /// <summary>Counters of draft, accepted and emitted speculative tokens (all zero without a draft).</summary>
     public SpeculationStats SpeculationStats { get; } = new();
@@ -82,7 +87,7 @@ public sealed class InferenceEngine
     public IReadOnlyList<SequenceUpdate> StepPlanned(IReadOnlyList<ScheduledChunk> chunks)
     {
         if (chunks.Count == 0) return [];
-        long started = Stopwatch.GetTimestamp();
+        var clock = StepClock.Start(_useThreadCpuTime);
         var proposals = Propose(chunks);
         try
         {
@@ -91,7 +96,7 @@ public sealed class InferenceEngine
                 : new StepInput(c.Sequence.Cache, c.TokenIds)).ToList();
             using var logits = model.Step(inputs); // [rows, V]: each chunk's last token, or all k + 1 when it speculates
             var updates = proposals.All(p => p is null) ? SamplePlain(chunks, logits) : SampleSpeculative(chunks, inputs, proposals, logits);
-            ObserveThroughput(chunks, updates, Stopwatch.GetElapsedTime(started).TotalSeconds);
+            ObserveThroughput(chunks, updates, clock.ElapsedSeconds);
             return updates;
         }
         finally
