@@ -18,17 +18,18 @@ namespace Granary.Engine.Scheduling;
 /// </summary>
 public sealed class InferenceEngine
 {
-    readonly CausalLm model;
-    readonly TextTokenizer tokenizer;
+    readonly CausalLm _model;
+    readonly TextTokenizer _tokenizer;
     readonly Scheduler _scheduler;
     readonly DraftModel? _draft;
     readonly IReadOnlySet<int> _eosTokenIds;
+    readonly bool _useThreadCpuTime;
     long _nextId;
 
     public InferenceEngine(CausalLm model, TextTokenizer tokenizer, SchedulerOptions options, DraftModel? draft = null, SpeculationOptions? speculation = null)
     {
-        this.model = model;
-        this.tokenizer = tokenizer;
+        _model = model;
+        _tokenizer = tokenizer;
         _eosTokenIds = model.Config.EosTokenIds.Concat(tokenizer.EosTokenIds).ToHashSet();
         speculation ??= new SpeculationOptions();
         if (speculation.Validate() is { } problem) throw new ArgumentException(problem, nameof(speculation));
@@ -47,8 +48,6 @@ public sealed class InferenceEngine
         _useThreadCpuTime = model.Device.type == TorchSharp.DeviceType.CPU && get_num_threads() == 1 && ThreadCpuClock.Seconds() is not null;
     }
 
-    readonly bool _useThreadCpuTime;
-
     /// <summary>Counters of draft, accepted and emitted speculative tokens (all zero without a draft).</summary>
     public SpeculationStats SpeculationStats { get; } = new();
 
@@ -64,8 +63,8 @@ public sealed class InferenceEngine
     public Sequence Submit(GenerationRequest request)
     {
         Validate(request);
-        int maxTotalTokens = Math.Min(model.Config.MaxPositionEmbeddings, request.PromptTokenIds.Count + request.Sampling.MaxTokens);
-        var sequence = new Sequence(_nextId++, request, maxTotalTokens, tokenizer, _eosTokenIds);
+        int maxTotalTokens = Math.Min(_model.Config.MaxPositionEmbeddings, request.PromptTokenIds.Count + request.Sampling.MaxTokens);
+        var sequence = new Sequence(_nextId++, request, maxTotalTokens, _tokenizer, _eosTokenIds);
         try
         {
             _scheduler.Add(sequence);
@@ -94,7 +93,7 @@ public sealed class InferenceEngine
             var inputs = chunks.Select((c, i) => proposals[i] is { } proposal
                 ? new StepInput(c.Sequence.Cache, [.. c.TokenIds, .. proposal.TokenIds], AllLogits: true)
                 : new StepInput(c.Sequence.Cache, c.TokenIds)).ToList();
-            using var logits = model.Step(inputs); // [rows, V]: each chunk's last token, or all k + 1 when it speculates
+            using var logits = _model.Step(inputs); // [rows, V]: each chunk's last token, or all k + 1 when it speculates
             var updates = proposals.All(p => p is null) ? SamplePlain(chunks, logits) : SampleSpeculative(chunks, inputs, proposals, logits);
             ObserveThroughput(chunks, updates, clock.ElapsedSeconds);
             return updates;
@@ -126,7 +125,7 @@ public sealed class InferenceEngine
         using var rows = tensor(sampling.Select(s => (long)s.Row).ToArray(), int64, logits.device);
         using var sampledLogits = logits.index_select(0, rows);
         int[] tokenIds = BatchSampler.Sample(sampledLogits, sampling.Select(s => s.Sequence.Sampler).ToList());
-        var logprobs = LogprobReport.For(sampledLogits, tokenIds, sampling.Select(s => s.Sequence.Request.TopLogprobs).ToList(), tokenizer);
+        var logprobs = LogprobReport.For(sampledLogits, tokenIds, sampling.Select(s => s.Sequence.Request.TopLogprobs).ToList(), _tokenizer);
         return sampling.Select((s, i) => new SequenceUpdate(s.Sequence, [tokenIds[i]], s.Sequence.Append(tokenIds[i]))
             {
                 Logprobs = logprobs[i] is { } logprob ? [logprob] : null,
@@ -186,7 +185,7 @@ public sealed class InferenceEngine
         var tops = asking.SelectMany(i => emitted[i].Tokens.Select(_ => emitted[i].Sequence.Request.TopLogprobs)).ToList();
         using var rowIds = tensor(rows, int64, logits.device);
         using var selected = logits.index_select(0, rowIds);
-        var all = LogprobReport.For(selected, tokens, tops, tokenizer);
+        var all = LogprobReport.For(selected, tokens, tops, _tokenizer);
         int next = 0;
         foreach (int i in asking)
         {
@@ -209,13 +208,13 @@ public sealed class InferenceEngine
     {
         if (request.Sampling.Validate() is { } problem) throw new GranaryUserError(problem);
         if (request.TopLogprobs is < 0) throw new GranaryUserError($"top_logprobs must be >= 0 (got {request.TopLogprobs})");
-        int context = model.Config.MaxPositionEmbeddings;
+        int context = _model.Config.MaxPositionEmbeddings;
         int numPromptTokens = request.PromptTokenIds.Count;
         if (numPromptTokens == 0) throw new GranaryUserError("the prompt is empty");
         if (numPromptTokens >= context)
             throw new GranaryUserError(
                 $"the prompt is {numPromptTokens} tokens but the model's context is {context} tokens (max_position_embeddings); shorten the prompt");
-        int vocab = model.Config.VocabSize;
+        int vocab = _model.Config.VocabSize;
         foreach (int id in request.PromptTokenIds)
             if (id < 0 || id >= vocab)
                 throw new GranaryUserError($"token id {id} is outside the model's vocabulary (0..{vocab - 1})");
