@@ -159,9 +159,9 @@ public sealed class ServingLoop : IDisposable
 
     static CompletionChunk ToChunk(SequenceUpdate update) => new()
     {
-        TokenIds = [update.TokenId],
+        TokenIds = [.. update.TokenIds], // with speculation, every token a step accepted
         Text = update.NewText,
-        Logprobs = update.Logprob is { } logprob ? [logprob] : null,
+        Logprobs = update.Logprobs?.ToArray(),
         FinishReason = update.Sequence.FinishReason,
         PromptTokens = update.Sequence.Request.PromptTokenIds.Count,
         CompletionTokens = update.Sequence.OutputTokenIds.Count,

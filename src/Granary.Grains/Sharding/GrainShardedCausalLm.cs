@@ -14,7 +14,8 @@ namespace Granary.Grains.Sharding;
 /// tensor-parallel ranks of a stage always meet in the same all-reduces. The last stage's rank 0 returns the
 /// logits. Blocking by design: the engine calls it from its serving thread, never from a grain turn.
 /// </summary>
-public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IReadOnlyList<IShardGrain>> stages, long numWeightBytes) : ICausalLm
+public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IReadOnlyList<IShardGrain>> stages, long numWeightBytes, long numKvBytesPerPosition)
+    : ICausalLm
 {
     readonly ConcurrentQueue<long> _released = new();
     long _nextSequenceId;
@@ -23,6 +24,8 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
     public ModelConfig Config { get; } = config;
 
     public long NumWeightBytes { get; } = numWeightBytes;
+
+    public long NumKvBytesPerPosition { get; } = numKvBytesPerPosition;
 
     public int NumStages => stages.Count;
 

@@ -116,7 +116,8 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     {
         var a = _assignment ?? throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} was never loaded");
         return Task.FromResult(new ShardReport(this.GetPrimaryKeyString(), ShardKey.SiloOf(this.GetPrimaryKeyString()).ToString(),
-            a.Stage, a.Rank, a.LayerStart, a.LayerEnd, _shard?.NumWeightBytes ?? 0, _caches.Count, _remoteGroup?.NumBytesSent ?? 0));
+            a.Stage, a.Rank, a.LayerStart, a.LayerEnd, _shard?.NumWeightBytes ?? 0, _caches.Count, _remoteGroup?.NumBytesSent ?? 0,
+            _shard?.NumKvBytesPerPosition ?? 0));
     }
 
     public Task Unload()

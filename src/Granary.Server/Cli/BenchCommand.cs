@@ -24,6 +24,7 @@ internal static class BenchCommand
         command.Subcommands.Add(Decode(stdout, stderr));
         command.Subcommands.Add(Serve(stdout, stderr));
         command.Subcommands.Add(BenchPipelineCommand.Create(stdout, stderr));
+        command.Subcommands.Add(SpecBenchCommand.Create(stdout, stderr));
         return command;
     }
 
