@@ -13,6 +13,10 @@ public sealed class ServeBadInputTests(BadInputFixture models) : IClassFixture<B
     [InlineData("--urls", "ftp://127.0.0.1:1", "Urls")]
     [InlineData("--max-num-seqs", "0", "MaxNumSeqs")]
     [InlineData("--dtype", "int3", "--dtype")]
+    [InlineData("--plan", "pp=two", "--plan")]
+    [InlineData("--plan", "pp=99", "--plan: plan pp=99: pp=99 needs at least 99 layers")]
+    [InlineData("--plan", "tp=3", "--plan: plan tp=3: tp=3 must divide")]
+    [InlineData("--devices", "-1", "--devices")]
     public void A_bad_flag_is_named(string flag, string value, string named)
     {
         var result = GranaryProcess.Run(Timeout, "serve", "--model", models.ModelDir, flag, value);

@@ -41,6 +41,7 @@ public static class GranaryHost
         if (draftDirectory is not null && options.DraftVocab > 0 && !File.Exists(Path.Combine(draftDirectory, Granary.Engine.Speculation.VocabTrimCalibration.FileName)))
             throw new GranaryUserError($"--draft-vocab: {Path.Combine(draftDirectory, Granary.Engine.Speculation.VocabTrimCalibration.FileName)} is missing (granary model vocab-trim writes it)");
         var deployment = options.ToDeployment(modelDirectory, draftDirectory);
+        CheckPlanFitsModel(deployment);
         if (options.Redis is { } redis) CheckRedisAnswers(redis);
 
         if (logging is not null) logging(builder.Logging);
@@ -77,6 +78,19 @@ public static class GranaryHost
         {
             var primary = options.PrimarySiloPort is { } port ? new IPEndPoint(IPAddress.Loopback, port) : null;
             silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
+        }
+    }
+
+    // A plan the model cannot take would otherwise only fail when the router loads, behind a 503.
+    static void CheckPlanFitsModel(DeploymentOptions deployment)
+    {
+        try
+        {
+            Granary.Model.Sharding.ShardSpec.ForPlan(Granary.Model.Configuration.ModelConfigJson.Load(deployment.ModelDirectory), deployment.Plan);
+        }
+        catch (GranaryUserError e)
+        {
+            throw new GranaryUserError($"--plan: {e.Message}");
         }
     }
 
