@@ -120,6 +120,7 @@ public sealed class ServingLoop : IDisposable
     {
         IReadOnlyList<ScheduledChunk> plan;
         IReadOnlyList<SequenceUpdate> updates;
+        long startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             plan = _engine.Scheduler.Schedule();
@@ -131,6 +132,7 @@ public sealed class ServingLoop : IDisposable
             FailAll(ServingErrorKind.Internal, $"the model step failed: {e.Message}");
             return;
         }
+        StepMetrics.RecordStep(startedAt);
         OnStepped?.Invoke(new ServingStep(plan, updates));
         var chunks = updates.Select(ToChunk).ToList();
         // NOTE: finished sequences leave (freeing KV) and the load is published before their last chunk is
@@ -158,6 +160,7 @@ public sealed class ServingLoop : IDisposable
         FinishReason = update.Sequence.FinishReason,
         PromptTokens = update.Sequence.Request.PromptTokenIds.Count,
         CompletionTokens = update.Sequence.OutputTokenIds.Count,
+        QueueTimeSeconds = update.Sequence.OutputTokenIds.Count == 1 ? update.Sequence.QueueTime?.TotalSeconds : null,
     };
 
     void FailAll(ServingErrorKind kind, string message)

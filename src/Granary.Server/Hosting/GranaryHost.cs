@@ -3,6 +3,7 @@ using Granary.Abstractions;
 using Granary.Grains;
 using Granary.Grains.Deployments;
 using Granary.Server.Models;
+using Granary.Server.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -41,6 +42,7 @@ public static class GranaryHost
         if (logging is not null) logging(builder.Logging);
         builder.Services.AddSingleton(options);
         builder.Services.AddGranaryApi([deployment]);
+        builder.Services.AddGranaryTelemetry();
         builder.Services.AddGranaryDeployments([deployment]);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -51,6 +53,7 @@ public static class GranaryHost
         });
         builder.UseOrleans(silo => ConfigureSilo(silo, options));
         var app = builder.Build();
+        app.MapGranaryTelemetry();
         app.MapGranaryApi();
         return app;
     }
@@ -62,6 +65,7 @@ public static class GranaryHost
             cluster.ClusterId = options.ClusterId;
             cluster.ServiceId = options.ServiceId;
         });
+        silo.AddActivityPropagation(); // a request's trace continues into the silo that hosts its router
         if (options.Redis is { } redis)
         {
             silo.UseRedisClustering(redisOptions => redisOptions.ConfigurationOptions = ConfigurationOptions.Parse(redis));
