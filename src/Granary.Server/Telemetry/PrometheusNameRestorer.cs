@@ -8,6 +8,10 @@ namespace Granary.Server.Telemetry;
 /// starting with <c>vllm_</c>, and <c># TYPE</c> / <c># HELP</c> / <c># UNIT</c> lines naming one. The swap is one
 /// byte for one byte, so the body keeps its length.
 /// </summary>
+/// <remarks>
+/// NOTE: the exporter gzips its answer when asked (Prometheus always asks); the rewrite needs plain text, so the
+/// request's <c>Accept-Encoding</c> is dropped before the exporter sees it. A scrape is a few tens of kB.
+/// </remarks>
 public sealed class PrometheusNameRestorer(RequestDelegate next)
 {
     static readonly byte[] Prefix = "vllm_"u8.ToArray();
@@ -15,6 +19,7 @@ public sealed class PrometheusNameRestorer(RequestDelegate next)
 
     public async Task InvokeAsync(HttpContext context)
     {
+        context.Request.Headers.AcceptEncoding = default;
         var original = context.Response.Body;
         using var buffer = new MemoryStream();
         context.Response.Body = buffer;

@@ -84,10 +84,12 @@ public sealed class MetricsEndpointTests(ServedModelFixture served) : IClassFixt
     }
 
     [Fact]
-    public async Task OpenMetrics_scrape_uses_the_same_names()
+    public async Task OpenMetrics_scrape_as_prometheus_asks_for_it_uses_the_same_names()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
-        request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0; charset=utf-8");
+        // Prometheus' own scrape headers: OpenMetrics preferred, gzip accepted.
+        request.Headers.Accept.ParseAdd("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1");
+        request.Headers.AcceptEncoding.ParseAdd("gzip");
         using var response = await served.Http.SendAsync(request);
         string text = await response.Content.ReadAsStringAsync();
 
