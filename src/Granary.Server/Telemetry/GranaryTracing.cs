@@ -31,6 +31,7 @@ public static class GranaryTracing
     {
         if (activity is null) return;
         if (chunk.CompletionTokens == chunk.TokenIds.Length && chunk.TokenIds.Length > 0) activity.AddEvent(new ActivityEvent("first_token"));
+        if (chunk.QueueTimeSeconds is { } queued) activity.SetTag("granary.queue_time_s", queued);
         if (chunk.Error is { } error)
         {
             activity.SetStatus(ActivityStatusCode.Error, error.Message);

@@ -43,6 +43,7 @@ public sealed class TracingTests(GranaryClusterFixture cluster)
         Assert.Equal(3, span.GetTagItem("gen_ai.usage.output_tokens"));
         Assert.True((int)span.GetTagItem("gen_ai.usage.input_tokens")! > 0);
         Assert.Single(span.Events, e => e.Name == "first_token");
+        Assert.InRange((double)span.GetTagItem("granary.queue_time_s")!, 0, 60);
         Assert.NotEqual(ActivityStatusCode.Error, span.Status);
     }
 }
