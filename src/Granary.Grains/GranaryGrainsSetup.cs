@@ -1,4 +1,6 @@
 using Granary.Grains.Deployments;
+using Granary.Grains.Sharding;
+using Orleans.Runtime.Placement;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
 
@@ -14,6 +16,15 @@ public static class GranaryGrainsSetup
     public static IServiceCollection AddGranaryWireTypes(this IServiceCollection services) =>
         services.AddSerializer(serializer => serializer.AddJsonSerializer(
             isSupported: type => type.Namespace?.StartsWith("Granary.Abstractions", StringComparison.Ordinal) == true));
+
+    /// <summary>What a silo needs to hold shards: its device slots, in-process TP groups, the silo-pinned placement.</summary>
+    public static IServiceCollection AddGranaryShards(this IServiceCollection services, int deviceSlots = 1)
+    {
+        services.AddSingleton(new SiloDevices(deviceSlots));
+        services.AddSingleton<LocalShardGroups>();
+        services.AddPlacementDirector<SiloPinnedPlacement, SiloPinnedPlacementDirector>();
+        return services;
+    }
 
     public static IServiceCollection AddGranaryDeployments(this IServiceCollection services, IEnumerable<DeploymentOptions> deployments) =>
         services.AddSingleton(new DeploymentCatalog(deployments));

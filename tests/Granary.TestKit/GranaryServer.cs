@@ -32,8 +32,12 @@ public sealed class GranaryServer : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <param name="waitUntilReady">
+    /// Return once GET /health/ready answers 200 (the model is loaded); false returns once the process is up
+    /// (GET /health/live), for a silo whose deployment waits for others to join.
+    /// </param>
     public static async Task<GranaryServer> StartAsync(string modelDir, string servedModelName,
-        IReadOnlyDictionary<string, string>? environment = null, IEnumerable<string>? extraArgs = null)
+        IReadOnlyDictionary<string, string>? environment = null, IEnumerable<string>? extraArgs = null, bool waitUntilReady = true)
     {
         int[] ports = FreePorts.Next(4);
         var httpAddress = new Uri($"http://127.0.0.1:{ports[0]}");
@@ -49,7 +53,7 @@ public sealed class GranaryServer : IDisposable
         var server = new GranaryServer(process, output, httpAddress, grpcAddress);
         try
         {
-            await server.WaitUntilReadyAsync();
+            await server.WaitForAsync(waitUntilReady ? "/health/ready" : "/health/live");
             return server;
         }
         catch
@@ -68,7 +72,10 @@ public sealed class GranaryServer : IDisposable
 
     void KillOnExit(object? sender, EventArgs e) => GranaryExecutable.Kill(_process);
 
-    async Task WaitUntilReadyAsync()
+    /// <summary>Waits until GET /health/ready answers 200.</summary>
+    public Task WaitUntilReadyAsync() => WaitForAsync("/health/ready");
+
+    async Task WaitForAsync(string path)
     {
         using var http = new HttpClient { BaseAddress = HttpAddress, Timeout = TimeSpan.FromSeconds(5) };
         var watch = Stopwatch.StartNew();
@@ -77,7 +84,7 @@ public sealed class GranaryServer : IDisposable
             if (_process.HasExited) throw new InvalidOperationException($"granary serve exited with {_process.ExitCode} before it was ready\n{Output}");
             try
             {
-                using var response = await http.GetAsync("/health/ready");
+                using var response = await http.GetAsync(path);
                 if (response.StatusCode == HttpStatusCode.OK) return;
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
@@ -86,6 +93,6 @@ public sealed class GranaryServer : IDisposable
             }
             await Task.Delay(250);
         }
-        throw new TimeoutException($"granary serve was not ready within {ReadyTimeout.TotalSeconds:F0} s\n{Output}");
+        throw new TimeoutException($"granary serve did not answer {path} within {ReadyTimeout.TotalSeconds:F0} s\n{Output}");
     }
 }

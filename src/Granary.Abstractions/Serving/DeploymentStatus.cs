@@ -5,6 +5,9 @@ public sealed record DeploymentStatus
 {
     public required string Model { get; init; }
 
+    /// <summary>The router is still loading the model (or gathering the shards' device slots); nothing else is set yet.</summary>
+    public bool IsLoading { get; init; }
+
     public int ContextLength { get; init; }
 
     public int VocabSize { get; init; }

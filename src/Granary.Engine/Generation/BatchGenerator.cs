@@ -9,7 +9,7 @@ namespace Granary.Engine.Generation;
 /// Runs a fixed set of requests to completion on one model (the CLI's `generate`, benchmarks, tests): all
 /// are submitted at once to an <see cref="InferenceEngine"/>, which steps until every one has finished.
 /// </summary>
-public sealed class BatchGenerator(CausalLm model, TextTokenizer tokenizer)
+public sealed class BatchGenerator(ICausalLm model, TextTokenizer tokenizer)
 {
     /// <summary>Most tokens one forward takes; longer prompts are prefilled in chunks.</summary>
     public int MaxPrefillTokensPerStep { get; init; } = 2048;

@@ -38,7 +38,7 @@ public sealed class Sequence : IDisposable
     public int MaxTotalTokens { get; }
 
     /// <summary>Null until the scheduler admits the sequence and gives it KV space.</summary>
-    public SequenceKvCache? Cache { get; private set; }
+    public IKvCache? Cache { get; private set; }
 
     /// <summary>Prompt tokens not yet in the KV cache (chunked prefill works through them).</summary>
     public int NumPromptTokensToPrefill => Request.PromptTokenIds.Count - Math.Min(Cache?.Length ?? 0, Request.PromptTokenIds.Count);
@@ -58,7 +58,7 @@ public sealed class Sequence : IDisposable
 
     readonly long _submittedAt = System.Diagnostics.Stopwatch.GetTimestamp();
 
-    internal void AttachCache(SequenceKvCache cache)
+    internal void AttachCache(IKvCache cache)
     {
         if (Cache is not null) throw new InvalidOperationException("the sequence already has a KV cache");
         Cache = cache;

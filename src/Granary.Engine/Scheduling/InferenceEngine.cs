@@ -22,7 +22,7 @@ public sealed record SequenceUpdate(Sequence Sequence, int TokenId, string NewTe
 /// three moves whatever the batch holds (new prompts, prompt chunks, decodes). Not thread-safe: one caller
 /// drives it (the router grain, or <see cref="BatchGenerator"/>).
 /// </summary>
-public sealed class InferenceEngine(CausalLm model, TextTokenizer tokenizer, SchedulerOptions options)
+public sealed class InferenceEngine(ICausalLm model, TextTokenizer tokenizer, SchedulerOptions options)
 {
     readonly Scheduler _scheduler = new(options, model.NewCache);
     readonly IReadOnlySet<int> _eosTokenIds = model.Config.EosTokenIds.Concat(tokenizer.EosTokenIds).ToHashSet();

@@ -13,11 +13,11 @@ namespace Granary.Engine.Scheduling;
 public sealed class Scheduler
 {
     readonly SchedulerOptions _options;
-    readonly Func<int, SequenceKvCache> _allocateCache;
+    readonly Func<int, IKvCache> _allocateCache;
     readonly LinkedList<Sequence> _waiting = new();
     readonly List<Sequence> _running = [];
 
-    public Scheduler(SchedulerOptions options, Func<int, SequenceKvCache> allocateCache)
+    public Scheduler(SchedulerOptions options, Func<int, IKvCache> allocateCache)
     {
         if (options.Validate() is { } problem) throw new ArgumentException(problem, nameof(options));
         _options = options;

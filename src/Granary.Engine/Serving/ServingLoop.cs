@@ -4,6 +4,7 @@ using Granary.Abstractions;
 using Granary.Abstractions.Serving;
 using Granary.Engine.Generation;
 using Granary.Engine.Scheduling;
+using Granary.Model.Runtime;
 
 namespace Granary.Engine.Serving;
 
@@ -23,6 +24,7 @@ public sealed class ServingLoop : IDisposable
     readonly Dictionary<Sequence, ChannelWriter<CompletionChunk>> _streams = [];
     readonly Thread _thread;
     volatile bool _stopping;
+    string _stopReason = "the deployment shut down before the request finished; retry it";
     bool _isClosed; // guarded by _closing: the thread has exited and commands run on their caller's thread
     volatile ServingLoad _load = new(0, 0, 0);
 
@@ -110,7 +112,7 @@ public sealed class ServingLoop : IDisposable
             }
             Step();
         }
-        FailAll(ServingErrorKind.Unavailable, "the deployment shut down before the request finished; retry it");
+        FailAll(ServingErrorKind.Unavailable, _stopReason);
         lock (_closing) _isClosed = true;
         // Commands posted while the thread was leaving would otherwise never run (a submission would hang).
         while (_commands.TryDequeue(out var command)) command();
@@ -125,6 +127,11 @@ public sealed class ServingLoop : IDisposable
         {
             plan = _engine.Scheduler.Schedule();
             updates = _engine.StepPlanned(plan);
+        }
+        catch (ModelUnavailableException e)
+        {
+            FailAll(ServingErrorKind.Unavailable, $"{e.Message}; retry the request");
+            return;
         }
         catch (Exception e)
         {
@@ -178,6 +185,13 @@ public sealed class ServingLoop : IDisposable
 
     void PublishLoad() =>
         _load = new ServingLoad(_engine.Scheduler.NumRunning, _engine.Scheduler.NumWaiting, _engine.Scheduler.NumKvTokensReserved);
+
+    /// <summary>Ends every open stream with an "unavailable" error saying <paramref name="reason"/> and stops the thread.</summary>
+    public void Stop(string reason)
+    {
+        _stopReason = reason;
+        Dispose();
+    }
 
     /// <summary>Ends every open stream with an "unavailable" error and stops the thread.</summary>
     public void Dispose()

@@ -1,3 +1,4 @@
+using Granary.Abstractions.Sharding;
 using Granary.Engine.Scheduling;
 
 namespace Granary.Grains.Deployments;
@@ -18,4 +19,7 @@ public sealed record DeploymentOptions
     public string? DType { get; init; }
 
     public SchedulerOptions Scheduler { get; init; } = new();
+
+    /// <summary>How the model is cut into shard grains over the cluster's device slots; one shard in the router by default.</summary>
+    public ParallelPlan Plan { get; init; } = ParallelPlan.Single;
 }

@@ -1,4 +1,5 @@
 using Granary.Abstractions.Serving;
+using Granary.Grains.Sharding;
 
 namespace Granary.Grains.Routing;
 
@@ -17,4 +18,7 @@ public interface IRouterGrain : IGrainWithStringKey
     /// disposing the enumerator early, stops the sequence and frees its KV.
     /// </summary>
     IAsyncEnumerable<CompletionChunk> Generate(CompletionRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Where the deployment's shards are and what each holds (empty when the router holds the whole model).</summary>
+    Task<IReadOnlyList<ShardReport>> GetShards();
 }

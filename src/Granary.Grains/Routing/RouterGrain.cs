@@ -5,7 +5,10 @@ using Granary.Engine.Generation;
 using Granary.Engine.Scheduling;
 using Granary.Engine.Serving;
 using Granary.Grains.Deployments;
+using Granary.Grains.Sharding;
+using Granary.Model.Configuration;
 using Granary.Model.Loading;
+using Granary.Model.Tokenization;
 using Granary.Model.Runtime;
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
@@ -13,45 +16,131 @@ using Orleans.Concurrency;
 namespace Granary.Grains.Routing;
 
 /// <summary>
-/// Thin grain over a <see cref="ServingLoop"/>: loads the deployment's model when activated, hands requests
-/// to the loop and relays their chunks. Reentrant, so many requests stream through it at once; all
-/// scheduling happens on the loop's own thread.
+/// Thin grain over a <see cref="ServingLoop"/>: loads the deployment's model when activated (the whole model
+/// here, or its shards on shard grains per the plan), hands requests to the loop and relays their chunks.
+/// Loading runs in the background, so activation never times out on a big model or on a cluster still
+/// gathering the device slots a plan needs; status says "loading" meanwhile and requests wait for it.
+/// A failed load deactivates the router, so the next call tries again. Reentrant, so many requests stream
+/// through it at once; all scheduling happens on the loop's own thread.
 /// </summary>
 [Reentrant]
 [CollectionAgeLimit(AlwaysActive = true)]
-public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> logger) : Grain, IRouterGrain
+public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipService membership, ILogger<RouterGrain> logger) : Grain, IRouterGrain
 {
-    LoadedModel? _model;
-    ServingLoop? _loop;
+    /// <summary>How long a status call waits for a load in progress before answering "loading".</summary>
+    static readonly TimeSpan StatusWait = TimeSpan.FromSeconds(10);
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    ICausalLm? _model;
+    ServingLoop? _loop;
+    IReadOnlyList<ShardReport> _shards = [];
+    Task _loaded = Task.CompletedTask;
+    CancellationTokenSource _stopWatching = new();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         string name = this.GetPrimaryKeyString();
         var deployment = catalog.Find(name) ?? throw new InvalidOperationException($"no deployment named \"{name}\" is configured");
-        var options = new ModelLoadOptions(deployment.DType is { } dtype ? RunDType.Parse(dtype, "dtype") : null, deployment.Device);
+        _loaded = LoadAsync(deployment);
+        return Task.CompletedTask;
+    }
+
+    async Task LoadAsync(DeploymentOptions deployment)
+    {
         var started = DateTime.UtcNow;
-        // Loading reads hundreds of MB: keep it off the grain scheduler's threads.
-        _model = await Task.Run(() => ModelLoader.Load(deployment.ModelDirectory, options), cancellationToken);
-        TorchRuntime.FitThreadsToModel(_model.Model);
-        var engine = new InferenceEngine(_model.Model, _model.Tokenizer, deployment.Scheduler);
-        _loop = new ServingLoop(engine, $"granary-router-{name}");
-        logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device} in {Seconds:F1} s", name,
-            deployment.ModelDirectory, deployment.Device, (DateTime.UtcNow - started).TotalSeconds);
+        try
+        {
+            TextTokenizer tokenizer;
+            if (deployment.Plan.IsSingle)
+            {
+                var options = new ModelLoadOptions(deployment.DType is { } dtype ? RunDType.Parse(dtype, "dtype") : null, deployment.Device);
+                // Loading reads hundreds of MB: keep it off the grain scheduler's threads.
+                var loaded = await Task.Run(() => ModelLoader.Load(deployment.ModelDirectory, options));
+                TorchRuntime.FitThreadsToModel(loaded.Model);
+                (_model, tokenizer) = (loaded.Model, loaded.Tokenizer);
+            }
+            else
+            {
+                tokenizer = ModelLoader.LoadTokenizerFor(deployment.ModelDirectory, ModelConfigJson.Load(deployment.ModelDirectory));
+                // A fresh generation per placement: shard keys are never reused, so no stale shard is ever stepped.
+                var (model, shards) = await ShardedDeployment.LoadAsync(deployment, GrainFactory, generation: Random.Shared.Next(1, int.MaxValue),
+                    waiting => logger.LogInformation("Deployment {Name}: {Waiting}", deployment.Name, waiting));
+                (_model, _shards) = (model, shards);
+                _ = WatchShardSilosAsync(deployment, shards);
+            }
+            var engine = new InferenceEngine(_model, tokenizer, deployment.Scheduler);
+            _loop = new ServingLoop(engine, $"granary-router-{deployment.Name}");
+            logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}, in {Seconds:F1} s", deployment.Name,
+                deployment.ModelDirectory, deployment.Device, deployment.Plan, (DateTime.UtcNow - started).TotalSeconds);
+        }
+        catch (Exception e)
+        {
+            logger.LogError("Deployment {Name} failed to load: {Message}", deployment.Name, e.Message);
+            DeactivateOnIdle();
+            throw;
+        }
+    }
+
+    // When a silo holding a shard leaves, the shards are placed again on the remaining slots and reload; requests
+    // in flight fail as retryable, requests arriving meanwhile wait for the new placement.
+    async Task WatchShardSilosAsync(DeploymentOptions deployment, IReadOnlyList<ShardReport> shards)
+    {
+        var silos = shards.Select(s => ShardKey.SiloOf(s.Key)).Distinct().ToList();
+        var stop = _stopWatching.Token;
+        try
+        {
+            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stop))
+            {
+                var lost = silos.Where(s => snapshot.GetSiloStatus(s) is SiloStatus.ShuttingDown or SiloStatus.Stopping or SiloStatus.Dead).ToList();
+                if (lost.Count == 0) continue;
+                PlaceShardsAgain(deployment, shards, $"silo {string.Join(", ", lost)} holding a shard left the cluster");
+                return;
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    void PlaceShardsAgain(DeploymentOptions deployment, IReadOnlyList<ShardReport> oldShards, string reason)
+    {
+        logger.LogWarning("Deployment {Name}: {Reason}; placing its shards again", deployment.Name, reason);
+        var (oldLoop, oldModel) = (_loop, _model);
+        (_loop, _model, _shards) = (null, null, []);
+        _loaded = LoadAsync(deployment);
+        // The old loop may be blocked in a step on the lost shard: stop it off the grain's turn.
+        _ = Task.Run(() =>
+        {
+            oldLoop?.Stop($"{reason}; the deployment is being placed again, retry the request");
+            oldModel?.Dispose();
+        });
+        foreach (var shard in oldShards) _ = GrainFactory.GetGrain<IShardGrain>(shard.Key).Unload().ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    /// <summary>Where the deployment's shards are (empty when the router holds the whole model).</summary>
+    public async Task<IReadOnlyList<ShardReport>> GetShards()
+    {
+        await _loaded;
+        return _shards;
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _stopWatching.Cancel();
         _loop?.Dispose();
         _model?.Dispose();
         return Task.CompletedTask;
     }
 
-    public Task<DeploymentStatus> GetStatus()
+    public async Task<DeploymentStatus> GetStatus()
     {
+        string name = this.GetPrimaryKeyString();
+        await Task.WhenAny(_loaded, Task.Delay(StatusWait));
+        if (!_loaded.IsCompleted) return new DeploymentStatus { Model = name, IsLoading = true, Host = RuntimeIdentity };
+        await _loaded; // a failed load throws its error here
         var load = Loop.Load;
-        return Task.FromResult(new DeploymentStatus
+        return new DeploymentStatus
         {
-            Model = this.GetPrimaryKeyString(),
+            Model = name,
             ContextLength = _model!.Config.MaxPositionEmbeddings,
             VocabSize = _model.Config.VocabSize,
             NumRunning = load.NumRunning,
@@ -59,13 +148,13 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
             KvTokensReserved = load.KvTokensReserved,
             KvTokenBudget = Loop.KvTokenBudget,
             Host = RuntimeIdentity,
-        });
+        };
     }
 
     public async IAsyncEnumerable<CompletionChunk> Generate(CompletionRequest request,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (stream, refusal) = await Submit(request);
+        var (stream, refusal) = await Submit(request, cancellationToken);
         if (refusal is not null)
         {
             yield return refusal;
@@ -76,11 +165,12 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
                 yield return chunk;
     }
 
-    async Task<(ServingStream?, CompletionChunk?)> Submit(CompletionRequest request)
+    async Task<(ServingStream?, CompletionChunk?)> Submit(CompletionRequest request, CancellationToken cancellationToken)
     {
         var generation = new GenerationRequest(request.PromptTokenIds, request.Sampling) { TopLogprobs = request.TopLogprobs };
         try
         {
+            await _loaded.WaitAsync(cancellationToken);
             return (await Loop.SubmitAsync(generation), null);
         }
         catch (GranaryUserError e)
@@ -94,6 +184,10 @@ public sealed class RouterGrain(DeploymentCatalog catalog, ILogger<RouterGrain> 
         catch (ObjectDisposedException e)
         {
             return (null, CompletionChunk.Failed(ServingErrorKind.Unavailable, e.Message));
+        }
+        catch (Exception e) when (!_loaded.IsCompletedSuccessfully && !cancellationToken.IsCancellationRequested)
+        {
+            return (null, CompletionChunk.Failed(ServingErrorKind.Unavailable, $"the deployment failed to load: {e.Message}; retry later"));
         }
     }
 

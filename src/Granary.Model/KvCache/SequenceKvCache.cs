@@ -10,7 +10,7 @@ namespace Granary.Model.KvCache;
 /// <see cref="Advance"/>. <see cref="Truncate"/> rolls back (rejected speculative tokens). Dispose returns
 /// the range to the pool.
 /// </summary>
-public sealed class SequenceKvCache : IDisposable
+public sealed class SequenceKvCache : IKvCache
 {
     readonly KvCachePool? _ownedPool; // set when the cache was made on its own, outside a model's pool
     bool _disposed;

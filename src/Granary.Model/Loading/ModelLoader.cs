@@ -3,6 +3,7 @@ using Granary.Model.Checkpoints;
 using Granary.Model.Configuration;
 using Granary.Model.Modeling;
 using Granary.Model.Runtime;
+using Granary.Model.Sharding;
 using Granary.Model.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -19,8 +20,7 @@ public static class ModelLoader
     public static LoadedModel Load(string modelDir, ModelLoadOptions options, IProgress<LoadProgress>? progress = null)
     {
         var config = ModelConfigJson.Load(modelDir);
-        var tokenizer = TextTokenizer.Load(modelDir);
-        CheckTokenizerFitsModel(tokenizer, config, modelDir);
+        var tokenizer = LoadTokenizerFor(modelDir, config);
         var dtype = options.DType ?? RunDType.TryParse(config.TorchDtype) ?? ScalarType.Float32;
         var device = ParseDevice(options.Device);
         using var checkpoint = CheckpointReader.Open(modelDir);
@@ -37,21 +37,65 @@ public static class ModelLoader
         return new LoadedModel(modelDir, new CausalLm(network), tokenizer);
     }
 
+    /// <summary>
+    /// Loads one shard of a plan: only its layers, and of tensor-parallel layers only its rank's slices, each
+    /// read from the memory-mapped checkpoint (the whole model is never in memory). No tokenizer.
+    /// </summary>
+    public static CausalLm LoadShard(string modelDir, ModelLoadOptions options, ShardSpec shard, ITensorParallelGroup group,
+        IProgress<LoadProgress>? progress = null)
+    {
+        var config = ModelConfigJson.Load(modelDir);
+        var dtype = options.DType ?? RunDType.TryParse(config.TorchDtype) ?? ScalarType.Float32;
+        var device = ParseDevice(options.Device);
+        using var checkpoint = CheckpointReader.Open(modelDir);
+        var network = new LlamaForCausalLM(config, dtype, device, shard, group);
+        try
+        {
+            LoadWeights(network, checkpoint, progress);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+        return new CausalLm(network);
+    }
+
     static void LoadWeights(LlamaForCausalLM network, CheckpointReader checkpoint, IProgress<LoadProgress>? progress)
     {
         var parameters = network.named_parameters().ToList();
-        foreach (var (name, parameter) in parameters) CheckPresentWithShape(checkpoint, name, parameter.shape);
+        var slices = SlicesByParameter(network);
+        foreach (var (name, parameter) in parameters)
+        {
+            CheckPresentWithShape(checkpoint, name, slices.TryGetValue(name, out var s) ? s.Slice.FullShape(parameter.shape, s.FullLength) : parameter.shape);
+        }
         long totalBytes = parameters.Sum(p => p.parameter.NumberOfElements * p.parameter.ElementSize);
         long loadedBytes = 0;
         using var noGrad = no_grad();
         for (int i = 0; i < parameters.Count; i++)
         {
             var (name, parameter) = parameters[i];
-            using (var weights = checkpoint.Read(name, parameter.dtype, parameter.device))
+            using (var weights = slices.TryGetValue(name, out var s)
+                       ? checkpoint.ReadSlice(name, s.Slice.Dim, s.Slice.Start, s.Slice.Length, parameter.dtype, parameter.device)
+                       : checkpoint.Read(name, parameter.dtype, parameter.device))
                 parameter.copy_(weights);
             loadedBytes += parameter.NumberOfElements * parameter.ElementSize;
             progress?.Report(new LoadProgress(i + 1, parameters.Count, loadedBytes, totalBytes));
         }
+    }
+
+    // Full parameter name -> the checkpoint slice it holds, for the tensor-parallel layers of a shard.
+    static Dictionary<string, (WeightSlice Slice, long FullLength)> SlicesByParameter(nn.Module network)
+    {
+        var slices = new Dictionary<string, (WeightSlice, long)>(StringComparer.Ordinal);
+        foreach (var (moduleName, module) in network.named_modules())
+        {
+            if (module is not ISlicedParameters sliced) continue;
+            foreach (var (parameterName, _) in module.named_parameters(recurse: false))
+                if (sliced.SliceOf(parameterName) is { } slice)
+                    slices[$"{moduleName}.{parameterName}"] = slice;
+        }
+        return slices;
     }
 
     static void CheckPresentWithShape(CheckpointReader checkpoint, string name, long[] expectedShape)
@@ -62,6 +106,14 @@ public static class ModelLoader
         if (!shape.SequenceEqual(expectedShape))
             throw new GranaryUserError(
                 $"checkpoint in {checkpoint.Directory}: tensor \"{name}\" has shape [{string.Join(", ", shape)}] but config.json implies [{string.Join(", ", expectedShape)}]");
+    }
+
+    /// <summary>The folder's tokenizer, refused when it cannot be the model's.</summary>
+    public static TextTokenizer LoadTokenizerFor(string modelDir, ModelConfig config)
+    {
+        var tokenizer = TextTokenizer.Load(modelDir);
+        CheckTokenizerFitsModel(tokenizer, config, modelDir);
+        return tokenizer;
     }
 
     // Checkpoints may pad the embedding past the tokenizer (Qwen2: 151936 rows for 151665 tokens), so a

@@ -1,4 +1,5 @@
 using Granary.Model.Configuration;
+using Granary.Model.Sharding;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,26 +11,35 @@ namespace Granary.Model.Modeling;
 /// of different lengths share one forward without padding. Single-token decode rows are the exception:
 /// their per-segment overhead would dominate a small model's step, so they attend together over keys
 /// gathered from the shared KV pool (see <see cref="DecodeBatch"/>).
+/// Under tensor parallelism the layer holds its rank's query heads and the KV heads they read
+/// (<see cref="TensorParallelLayout"/>): q/k/v are column slices, o_proj a row slice whose partial products
+/// are all-reduced; the attention code itself only sees fewer heads.
 /// </summary>
 public sealed class LlamaAttention : nn.Module
 {
-    readonly LinearLayer _q, _k, _v, _o;
+    readonly LinearLayer _q, _k, _v;
+    readonly RowParallelLinear _o;
     readonly int _layerIndex, _numHeads, _numKvHeads, _headDim;
     readonly int? _slidingWindow;
     readonly double _scale;
 
-    public LlamaAttention(ModelConfig config, int layerIndex, ScalarType dtype, Device device) : base(nameof(LlamaAttention))
+    /// <param name="layerIndex">The layer's index in the shard's KV cache (0 for the shard's first layer).</param>
+    public LlamaAttention(ModelConfig config, int layerIndex, ScalarType dtype, Device device, TensorParallelLayout? split = null, ITensorParallelGroup? group = null)
+        : base(nameof(LlamaAttention))
     {
+        split ??= TensorParallelLayout.For(config, 0, 1);
         _layerIndex = layerIndex;
-        _numHeads = config.NumHeads;
-        _numKvHeads = config.NumKvHeads;
+        _numHeads = split.NumQueryHeads;
+        _numKvHeads = split.NumKvHeads;
         _headDim = config.HeadDim;
         _slidingWindow = config.SlidingWindow;
         _scale = 1.0 / Math.Sqrt(config.HeadDim);
-        _q = new LinearLayer(config.HiddenSize, _numHeads * _headDim, config.QkvBias, dtype, device);
-        _k = new LinearLayer(config.HiddenSize, _numKvHeads * _headDim, config.QkvBias, dtype, device);
-        _v = new LinearLayer(config.HiddenSize, _numKvHeads * _headDim, config.QkvBias, dtype, device);
-        _o = new LinearLayer(_numHeads * _headDim, config.HiddenSize, config.OutputBias, dtype, device);
+        int dh = _headDim;
+        _q = LinearLayer.ColumnParallel(config.HiddenSize, config.NumHeads * dh, split.QueryHeadStart * dh, _numHeads * dh, config.QkvBias, dtype, device);
+        _k = LinearLayer.ColumnParallel(config.HiddenSize, config.NumKvHeads * dh, split.KvHeadStart * dh, _numKvHeads * dh, config.QkvBias, dtype, device);
+        _v = LinearLayer.ColumnParallel(config.HiddenSize, config.NumKvHeads * dh, split.KvHeadStart * dh, _numKvHeads * dh, config.QkvBias, dtype, device);
+        _o = new RowParallelLinear(config.NumHeads * dh, split.QueryHeadStart * dh, _numHeads * dh, config.HiddenSize, config.OutputBias,
+            group ?? SingleRankGroup.Instance, dtype, device);
         register_module("q_proj", _q);
         register_module("k_proj", _k);
         register_module("v_proj", _v);

@@ -1,4 +1,5 @@
 using Granary.Model.Configuration;
+using Granary.Model.Sharding;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,10 +12,12 @@ public sealed class LlamaDecoderLayer : nn.Module
     readonly LlamaAttention _attention;
     readonly LlamaMlp _mlp;
 
-    public LlamaDecoderLayer(ModelConfig config, int layerIndex, ScalarType dtype, Device device) : base(nameof(LlamaDecoderLayer))
+    /// <param name="cacheIndex">The layer's index in its shard's KV cache.</param>
+    public LlamaDecoderLayer(ModelConfig config, int cacheIndex, ScalarType dtype, Device device, TensorParallelLayout? split = null, ITensorParallelGroup? group = null)
+        : base(nameof(LlamaDecoderLayer))
     {
-        _attention = new LlamaAttention(config, layerIndex, dtype, device);
-        _mlp = new LlamaMlp(config, dtype, device);
+        _attention = new LlamaAttention(config, cacheIndex, dtype, device, split, group);
+        _mlp = new LlamaMlp(config, dtype, device, split, group);
         _inputNorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
         _postAttentionNorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
         register_module("self_attn", _attention);

@@ -1,4 +1,5 @@
 using Granary.Model.Configuration;
+using Granary.Model.Sharding;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -8,32 +9,59 @@ namespace Granary.Model.Modeling;
 /// <summary>
 /// The Llama-family decoder (Llama, Mistral, Qwen2) with HF parameter names, so that
 /// <c>named_parameters()</c> are exactly the checkpoint's tensor names.
+/// <para>
+/// A shard (<see cref="ShardSpec"/>) builds only its part: layers [LayerStart, LayerEnd) keep their
+/// checkpoint names (<c>model.layers.{i}</c>), the embedding exists on the first stage, the final norm and
+/// LM head on the last (the tied embedding there too), and tensor-parallel layers hold their rank's slices.
+/// The same code runs every shard; nothing below branches on the rank.
+/// </para>
 /// </summary>
 public sealed class LlamaForCausalLM : nn.Module
 {
-    readonly EmbeddingLayer _embedTokens;
-    readonly ModuleList<LlamaDecoderLayer> _layers;
-    readonly RmsNorm _norm;
-    readonly LinearLayer? _lmHead; // null when tied to the embeddings
+    readonly EmbeddingLayer? _embedTokens; // first stage, or the last one when tied to the LM head
+    readonly List<LlamaDecoderLayer> _layers;
+    readonly RmsNorm? _norm;               // last stage
+    readonly LinearLayer? _lmHead;         // last stage, untied
     readonly RotaryEmbedding _rotary;
 
     static LlamaForCausalLM() => Runtime.TorchRuntime.EnsureInitialized();
 
-    public LlamaForCausalLM(ModelConfig config, ScalarType dtype, Device device) : base(nameof(LlamaForCausalLM))
+    public LlamaForCausalLM(ModelConfig config, ScalarType dtype, Device device) : this(config, dtype, device, ShardSpec.Whole(config), SingleRankGroup.Instance)
     {
+    }
+
+    public LlamaForCausalLM(ModelConfig config, ScalarType dtype, Device device, ShardSpec shard, ITensorParallelGroup group) : base(nameof(LlamaForCausalLM))
+    {
+        if (group.Size != shard.TpSize || group.Rank != shard.TpRank)
+            throw new ArgumentException($"group rank {group.Rank}/{group.Size} does not match shard {shard}", nameof(group));
         Config = config;
         DType = dtype;
         Device = device;
-        _embedTokens = new EmbeddingLayer(config.VocabSize, config.HiddenSize, dtype, device);
-        _layers = new ModuleList<LlamaDecoderLayer>(
-            Enumerable.Range(0, config.NumLayers).Select(i => new LlamaDecoderLayer(config, i, dtype, device)).ToArray());
-        _norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
+        Shard = shard;
+        var split = TensorParallelLayout.For(config, shard.TpRank, shard.TpSize);
+        NumKvHeads = split.NumKvHeads;
         var body = new ModuleContainer("model"); // groups "model.*" as in HF
-        body.register_module("embed_tokens", _embedTokens);
-        body.register_module("layers", _layers);
-        body.register_module("norm", _norm);
+        if (shard.IsFirstStage || (shard.IsLastStage && config.TieWordEmbeddings))
+        {
+            _embedTokens = new EmbeddingLayer(config.VocabSize, config.HiddenSize, dtype, device);
+            body.register_module("embed_tokens", _embedTokens);
+        }
+        var layers = new ModuleContainer("layers");
+        _layers = [];
+        for (int i = shard.LayerStart; i < shard.LayerEnd; i++)
+        {
+            var layer = new LlamaDecoderLayer(config, i - shard.LayerStart, dtype, device, split, group);
+            layers.register_module(i.ToString(System.Globalization.CultureInfo.InvariantCulture), layer);
+            _layers.Add(layer);
+        }
+        body.register_module("layers", layers);
+        if (shard.IsLastStage)
+        {
+            _norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
+            body.register_module("norm", _norm);
+        }
         register_module("model", body);
-        if (!config.TieWordEmbeddings)
+        if (shard.IsLastStage && !config.TieWordEmbeddings)
         {
             _lmHead = new LinearLayer(config.HiddenSize, config.VocabSize, hasBias: false, dtype, device);
             register_module("lm_head", _lmHead);
@@ -43,30 +71,40 @@ public sealed class LlamaForCausalLM : nn.Module
 
     public ModelConfig Config { get; }
 
+    /// <summary>The part of the model this network holds (the whole model unless it is a shard).</summary>
+    public ShardSpec Shard { get; }
+
+    /// <summary>KV heads this network's layers keep (all of them unless tensor-parallel).</summary>
+    public int NumKvHeads { get; }
+
     public ScalarType DType { get; }
 
     public Device Device { get; }
 
     /// <summary>
-    /// Runs all layers over a ragged batch and writes the new tokens' K/V into each segment's cache
-    /// (the caller advances the caches afterwards). <paramref name="batchDecodeRows"/> false makes every
+    /// Runs this network's layers over a ragged batch and writes the new tokens' K/V into each segment's
+    /// cache (the caller advances the caches afterwards). <paramref name="batchDecodeRows"/> false makes every
     /// segment attend on its own (tests compare the two paths).
-    /// tokenIds: [T] int64, positions: [T] int64 -> normalized hidden states [T, D].
+    /// input: token ids [T] int64 on the first stage, else the previous stage's hidden states [T, D];
+    /// positions: [T] int64 -> hidden states [T, D], normalized on the last stage.
     /// </summary>
-    public Tensor Forward(Tensor tokenIds, Tensor positions, IReadOnlyList<BatchSegment> segments, bool batchDecodeRows = true)
+    public Tensor Forward(Tensor input, Tensor positions, IReadOnlyList<BatchSegment> segments, bool batchDecodeRows = true)
     {
         using var scope = NewDisposeScope();
         var (cos, sin) = _rotary.CosSin(positions, DType);
         var context = new ForwardContext(segments, cos, sin, Config.SlidingWindow, batchDecodeRows);
-        var x = _embedTokens.forward(tokenIds);
+        var x = Shard.IsFirstStage ? _embedTokens!.forward(input) : input;
         foreach (var layer in _layers)
             x = layer.Forward(x, context);
-        return _norm.forward(x).MoveToOuterDisposeScope();
+        return (_norm is null ? x.alias() : _norm.forward(x)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>hidden: [R, D] -> logits [R, V] in the run dtype.</summary>
-    public Tensor Logits(Tensor hidden) =>
-        _lmHead is null ? nn.functional.linear(hidden, _embedTokens.Weight) : _lmHead.forward(hidden);
+    /// <summary>hidden: [R, D] -> logits [R, V] in the run dtype. Last stage only.</summary>
+    public Tensor Logits(Tensor hidden)
+    {
+        if (!Shard.IsLastStage) throw new InvalidOperationException($"shard {Shard} has no LM head");
+        return _lmHead is null ? nn.functional.linear(hidden, _embedTokens!.Weight) : _lmHead.forward(hidden);
+    }
 
     protected override void Dispose(bool disposing)
     {

@@ -1,19 +1,27 @@
 using Granary.Model.Configuration;
+using Granary.Model.Sharding;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Granary.Model.Modeling;
 
-/// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)).</summary>
+/// <summary>
+/// SwiGLU feed-forward: down(silu(gate(x)) * up(x)). Under tensor parallelism gate/up hold the rank's
+/// columns and down the matching rows, whose partial products are all-reduced.
+/// </summary>
 public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
 {
-    readonly LinearLayer _gate, _up, _down;
+    readonly LinearLayer _gate, _up;
+    readonly RowParallelLinear _down;
 
-    public LlamaMlp(ModelConfig config, ScalarType dtype, Device device) : base(nameof(LlamaMlp))
+    public LlamaMlp(ModelConfig config, ScalarType dtype, Device device, TensorParallelLayout? split = null, ITensorParallelGroup? group = null)
+        : base(nameof(LlamaMlp))
     {
-        _gate = new LinearLayer(config.HiddenSize, config.IntermediateSize, config.MlpBias, dtype, device);
-        _up = new LinearLayer(config.HiddenSize, config.IntermediateSize, config.MlpBias, dtype, device);
-        _down = new LinearLayer(config.IntermediateSize, config.HiddenSize, config.MlpBias, dtype, device);
+        split ??= TensorParallelLayout.For(config, 0, 1);
+        long width = config.IntermediateSize;
+        _gate = LinearLayer.ColumnParallel(config.HiddenSize, width, split.MlpStart, split.MlpSize, config.MlpBias, dtype, device);
+        _up = LinearLayer.ColumnParallel(config.HiddenSize, width, split.MlpStart, split.MlpSize, config.MlpBias, dtype, device);
+        _down = new RowParallelLinear(width, split.MlpStart, split.MlpSize, config.HiddenSize, config.MlpBias, group ?? SingleRankGroup.Instance, dtype, device);
         register_module("gate_proj", _gate);
         register_module("up_proj", _up);
         register_module("down_proj", _down);

@@ -7,15 +7,16 @@ using static TorchSharp.torch;
 namespace Granary.Model.Runtime;
 
 /// <summary>
-/// A decoder with its weights on a device, ready to step: turns a batch of per-sequence token lists into
-/// one ragged forward and returns the logits the caller asked for. Owns the network.
+/// A decoder (or one shard of it) with its weights on a device, ready to step: turns a batch of per-sequence
+/// token lists into one ragged forward and returns the logits the caller asked for. Owns the network and
+/// the pool its caches live in.
 /// </summary>
-public sealed class CausalLm(LlamaForCausalLM network) : IDisposable
+public sealed class CausalLm(LlamaForCausalLM network) : ICausalLm
 {
     public LlamaForCausalLM Network { get; } = network;
 
     /// <summary>Where every cache from <see cref="NewCache"/> lives, so that decode rows attend in one batch.</summary>
-    public KvCachePool KvPool { get; } = new(network.Config.NumLayers, network.Config.NumKvHeads, network.Config.HeadDim, network.DType, network.Device);
+    public KvCachePool KvPool { get; } = new(network.Shard.NumLayers, network.NumKvHeads, network.Config.HeadDim, network.DType, network.Device);
 
     /// <summary>
     /// Whether single-token decode rows attend together (the default) or each on its own, as prompt chunks do.
@@ -34,53 +35,43 @@ public sealed class CausalLm(LlamaForCausalLM network) : IDisposable
 
     public SequenceKvCache NewCache(int capacity) => new(KvPool, capacity);
 
-    /// <summary>
-    /// Runs one forward over all inputs, appends their K/V to their caches, and returns fp32 logits
-    /// [R, V] on the model's device: for each input in order, its last token's row, or all its rows.
-    /// </summary>
+    IKvCache ICausalLm.NewCache(int capacity) => NewCache(capacity);
+
+    /// <inheritdoc/>
     public Tensor Step(IReadOnlyList<StepInput> inputs)
     {
-        if (inputs.Count == 0) throw new ArgumentException("a step needs at least one input", nameof(inputs));
-        foreach (var input in inputs)
-        {
-            if (input.TokenIds.Count == 0) throw new ArgumentException("a step input needs at least one token", nameof(inputs));
-            if (input.Cache is { } cache && !cache.CanAppend(input.TokenIds.Count))
-                throw new InvalidOperationException($"KV cache full: {cache.Length} + {input.TokenIds.Count} tokens exceed capacity {cache.Capacity}");
-        }
+        if (!Network.Shard.IsWhole) throw new InvalidOperationException($"shard {Network.Shard} cannot step alone; run it through its plan");
+        StepInput.CheckAll(inputs);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var segments = inputs.Select(i => new BatchSegment(i.Cache, i.TokenIds.Count)).ToList();
-        var (tokenIds, positions, logitRows) = Layout(inputs, segments);
-        var hidden = Network.Forward(tokenIds, positions, segments, BatchesDecodeRows);     // [T, D]
-        var logits = Network.Logits(hidden.index_select(0, logitRows));  // [R, V]
-        foreach (var segment in segments) segment.Cache?.Advance(segment.NumTokens);
+        var segments = inputs.Select(i => new BatchSegment(OwnCache(i.Cache), i.TokenIds.Count)).ToList();
+        var layout = StepLayout.Of(inputs);
+        var logits = ForwardShard(tensor(layout.TokenIds, int64, Device), layout, segments);
         return logits.to(float32).MoveToOuterDisposeScope();
     }
 
-    (Tensor TokenIds, Tensor Positions, Tensor LogitRows) Layout(IReadOnlyList<StepInput> inputs, IReadOnlyList<BatchSegment> segments)
+    /// <summary>
+    /// This network's part of one step: <paramref name="input"/> is the token ids [T] on the first stage,
+    /// else the previous stage's hidden states [T, D]. Writes and advances the segments' caches (which must
+    /// be this network's). Returns the hidden states [T, D], or on the last stage the logits [R, V] of the
+    /// layout's logit rows, in the run dtype.
+    /// </summary>
+    public Tensor ForwardShard(Tensor input, StepLayout layout, IReadOnlyList<BatchSegment> segments)
     {
-        int numTokens = inputs.Sum(i => i.TokenIds.Count);
-        var ids = new long[numTokens];
-        var positions = new long[numTokens];
-        var rows = new List<long>(inputs.Sum(i => i.NumLogitRows));
-        int offset = 0;
-        for (int s = 0; s < inputs.Count; s++)
-        {
-            var tokens = inputs[s].TokenIds;
-            int start = segments[s].StartPosition;
-            for (int j = 0; j < tokens.Count; j++)
-            {
-                ids[offset + j] = tokens[j];
-                positions[offset + j] = start + j;
-            }
-            if (inputs[s].AllLogits)
-                for (int j = 0; j < tokens.Count; j++) rows.Add(offset + j);
-            else
-                rows.Add(offset + tokens.Count - 1);
-            offset += tokens.Count;
-        }
-        return (tensor(ids, int64, Device), tensor(positions, int64, Device), tensor(rows.ToArray(), int64, Device));
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var hidden = Network.Forward(input, tensor(layout.Positions, int64, Device), segments, BatchesDecodeRows); // [T, D]
+        var output = Network.Shard.IsLastStage ? Network.Logits(hidden.index_select(0, tensor(layout.LogitRows, int64, Device))) : hidden;
+        foreach (var segment in segments) segment.Cache?.Advance(segment.NumTokens);
+        return output.MoveToOuterDisposeScope();
     }
+
+    SequenceKvCache? OwnCache(IKvCache? cache) => cache switch
+    {
+        null => null,
+        SequenceKvCache own => own,
+        _ => throw new ArgumentException($"a step input's cache is a {cache.GetType().Name}, not one this model made"),
+    };
 
     public void Dispose()
     {

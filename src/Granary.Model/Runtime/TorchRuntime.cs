@@ -70,7 +70,7 @@ public static partial class TorchRuntime
     /// (every op waits for the descheduled second thread). Large models keep every core. GRANARY_THREADS=N,
     /// or OMP_NUM_THREADS, overrides. Process-wide; training does not call it.
     /// </summary>
-    public static void FitThreadsToModel(CausalLm model)
+    public static void FitThreadsToModel(ICausalLm model)
     {
         if (int.TryParse(Environment.GetEnvironmentVariable("GRANARY_THREADS"), out int threads) && threads > 0)
         {

@@ -51,7 +51,8 @@ public sealed class InProcessGranary : IAsyncDisposable
             await app.StartAsync(cancellationToken);
             var gateway = app.Services.GetRequiredService<ModelGateway>();
             var model = gateway.Models.Single();
-            await gateway.GetStatus(model.Name).WaitAsync(cancellationToken); // activates the router: loads the model
+            // Activates the router, which loads the model; a status call answers "loading" until it has.
+            while ((await gateway.GetStatus(model.Name).WaitAsync(cancellationToken)).IsLoading) { }
             return new InProcessGranary(app, gateway, model, httpUrl);
         }
         catch

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using Granary.Abstractions;
+using Granary.Abstractions.Sharding;
 using Granary.Engine.Generation;
 using Granary.Model.Loading;
 using Granary.Model.Tokenization;
@@ -24,12 +25,13 @@ internal static class GenerateCommand
         var seed = new Option<long?>("--seed") { Description = "Seed for reproducible sampling" };
         var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable)", AllowMultipleArgumentsPerToken = false };
         var chat = new Option<bool>("--chat") { Description = "Wrap the prompt as a user message in the model's chat template" };
+        var plan = new Option<string?>("--plan") { Description = "Run the model cut into shards in this process: pp=P,tp=T (pipeline stages x tensor-parallel ranks)" };
         var dtype = CliOptions.DType();
         var device = CliOptions.Device();
         var json = CliOptions.Json();
         var command = new Command("generate", "Generate a continuation of a prompt")
         {
-            model, prompt, maxTokens, temperature, topP, topK, repetitionPenalty, seed, stop, chat, dtype, device, json,
+            model, prompt, maxTokens, temperature, topP, topK, repetitionPenalty, seed, stop, chat, plan, dtype, device, json,
         };
         command.SetAction(parse =>
         {
@@ -46,20 +48,20 @@ internal static class GenerateCommand
             if (sampling.Validate() is { } problem) throw new GranaryUserError("--" + problem.Replace('_', '-'));
             var request = new GenerateInvocation(
                 DefaultModels.ResolveTarget(parse.GetValue(model)), parse.GetValue(prompt)!, parse.GetValue(chat), sampling,
-                parse.GetValue(dtype), parse.GetValue(device)!, parse.GetValue(json));
+                ParallelPlan.Parse(parse.GetValue(plan)), parse.GetValue(dtype), parse.GetValue(device)!, parse.GetValue(json));
             return Run(request, stdout, stderr);
         });
         return command;
     }
 
     sealed record GenerateInvocation(
-        string ModelDir, string Prompt, bool Chat, SamplingParams Sampling, string? DType, string Device, bool Json);
+        string ModelDir, string Prompt, bool Chat, SamplingParams Sampling, ParallelPlan Plan, string? DType, string Device, bool Json);
 
     static int Run(GenerateInvocation invocation, TextWriter stdout, TextWriter stderr)
     {
         var loadWatch = Stopwatch.StartNew();
         var options = new ModelLoadOptions(invocation.DType is null ? null : RunDType.Parse(invocation.DType, "--dtype"), invocation.Device);
-        using var loaded = LoadProgressBar.Load(invocation.ModelDir, options, stderr);
+        using var loaded = LoadProgressBar.Load(invocation.ModelDir, options, invocation.Plan, stderr);
         double loadMs = loadWatch.Elapsed.TotalMilliseconds;
 
         var promptIds = EncodePrompt(loaded.Tokenizer, invocation.Prompt, invocation.Chat);
@@ -70,7 +72,7 @@ internal static class GenerateCommand
         var (results, timings) = generator.Generate([new GenerationRequest(promptIds, invocation.Sampling)]);
         var result = results[0];
         if (invocation.Json)
-            stdout.WriteLine(JsonSerializer.Serialize(GenerateJson.From(result, timings, loadMs), GenerateJson.Options));
+            stdout.WriteLine(JsonSerializer.Serialize(GenerateJson.From(result, timings, loadMs, invocation.Plan), GenerateJson.Options));
         else
             stdout.WriteLine();
         return GranaryCli.ExitOk;

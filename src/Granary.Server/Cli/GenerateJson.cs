@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Granary.Abstractions;
+using Granary.Abstractions.Sharding;
 using Granary.Engine.Generation;
 
 namespace Granary.Server.Cli;
@@ -12,12 +13,13 @@ internal sealed record GenerateJson(
     [property: JsonPropertyName("prompt_tokens")] int PromptTokens,
     [property: JsonPropertyName("finish_reason")] string FinishReason,
     [property: JsonPropertyName("seed")] long Seed,
+    [property: JsonPropertyName("plan")] string Plan,
     [property: JsonPropertyName("timings")] GenerateTimingsJson Timings)
 {
     public static readonly JsonSerializerOptions Options = new() { WriteIndented = false };
 
-    public static GenerateJson From(GenerationResult result, GenerationTimings timings, double loadMs) => new(
-        result.Text, result.TokenIds, result.PromptTokens, result.FinishReason.ToWireName(), result.Seed,
+    public static GenerateJson From(GenerationResult result, GenerationTimings timings, double loadMs, ParallelPlan plan) => new(
+        result.Text, result.TokenIds, result.PromptTokens, result.FinishReason.ToWireName(), result.Seed, plan.ToString(),
         new GenerateTimingsJson(
             Math.Round(loadMs, 1), Math.Round(timings.PrefillMs, 1), Math.Round(timings.DecodeMs, 1),
             Math.Round(timings.DecodeTokensPerSecond, 2)));

@@ -31,6 +31,8 @@ internal static class ServeCommand
             (new Option<int>("--max-num-seqs") { Description = "Most sequences decoding at once (default 64)" }, nameof(GranaryServerOptions.MaxNumSeqs)),
             (new Option<int>("--max-num-batched-tokens") { Description = "Most tokens per forward step; longer prompts prefill in chunks (default 2048)" }, nameof(GranaryServerOptions.MaxNumBatchedTokens)),
             (new Option<int>("--max-num-waiting") { Description = "Most queued requests; more get 429 (default 1024)" }, nameof(GranaryServerOptions.MaxNumWaiting)),
+            (new Option<string>("--plan") { Description = "Cut the model into shard grains over the cluster: pp=P,tp=T (default none)" }, nameof(GranaryServerOptions.Plan)),
+            (new Option<int>("--devices") { Description = "Device slots this silo offers to shards (default 1)" }, nameof(GranaryServerOptions.Devices)),
             (new Option<long>("--kv-cache-tokens") { Description = "KV positions all running sequences may reserve together (default unlimited)" }, nameof(GranaryServerOptions.KvCacheTokens)),
         };
         var command = new Command("serve", "Start a silo serving the OpenAI-compatible HTTP API and gRPC");

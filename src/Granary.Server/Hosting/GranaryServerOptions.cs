@@ -1,3 +1,5 @@
+using Granary.Abstractions.Sharding;
+using Granary.Abstractions;
 using Granary.Engine.Scheduling;
 using Granary.Grains.Deployments;
 
@@ -55,6 +57,12 @@ public sealed class GranaryServerOptions
     /// <summary>KV positions all running sequences may reserve together; none: unlimited.</summary>
     public long? KvCacheTokens { get; set; }
 
+    /// <summary>How the model is cut into shard grains over the cluster: pp=P,tp=T (none: the router holds it whole).</summary>
+    public string? Plan { get; set; }
+
+    /// <summary>Device slots this silo offers to shards (one CPU slot by default; e.g. the GPUs of the pod).</summary>
+    public int Devices { get; set; } = 1;
+
     /// <summary>API keys and their tenants; when any are configured, every API call must present one.</summary>
     public List<ApiKeyOptions> ApiKeys { get; set; } = [];
 
@@ -75,6 +83,15 @@ public sealed class GranaryServerOptions
         if (MaxNumBatchedTokens < MaxNumSeqs) return $"Granary:MaxNumBatchedTokens ({MaxNumBatchedTokens}) must be >= Granary:MaxNumSeqs ({MaxNumSeqs})";
         if (MaxNumWaiting < 0) return "Granary:MaxNumWaiting must be >= 0";
         if (KvCacheTokens is < 1) return "Granary:KvCacheTokens must be >= 1";
+        if (Devices < 0) return $"Granary:Devices (--devices) must be >= 0 (got {Devices})";
+        try
+        {
+            ParallelPlan.Parse(Plan, "Granary:Plan (--plan)");
+        }
+        catch (GranaryUserError e)
+        {
+            return e.Message;
+        }
         if (DType is not null && Granary.Model.Loading.RunDType.TryParse(DType) is null)
             return $"Granary:DType (--dtype): \"{DType}\" is not fp32, bf16 or fp16";
         for (int i = 0; i < ApiKeys.Count; i++)
@@ -101,6 +118,7 @@ public sealed class GranaryServerOptions
         Device = Device,
         DType = DType,
         Scheduler = ToSchedulerOptions(),
+        Plan = ParallelPlan.Parse(Plan, "Granary:Plan (--plan)"),
     };
 
     string DefaultServedName(string modelDirectory) =>

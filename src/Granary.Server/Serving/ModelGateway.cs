@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Granary.Abstractions.Serving;
 using Granary.Grains.Routing;
+using Granary.Grains.Sharding;
 using Granary.Server.Telemetry;
 
 namespace Granary.Server.Serving;
@@ -38,4 +39,6 @@ public sealed class ModelGateway(IGrainFactory grains, IEnumerable<ModelFrontend
     }
 
     public Task<DeploymentStatus> GetStatus(string model) => grains.GetGrain<IRouterGrain>(model).GetStatus();
+
+    public Task<IReadOnlyList<ShardReport>> GetShards(string model) => grains.GetGrain<IRouterGrain>(model).GetShards();
 }

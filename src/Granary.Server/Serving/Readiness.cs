@@ -51,6 +51,11 @@ public sealed class DeploymentWarmup(ModelGateway gateway, Readiness readiness, 
                 try
                 {
                     var status = await gateway.GetStatus(model.Name);
+                    if (status.IsLoading)
+                    {
+                        attempt = 0; // loading is progress: only failures to reach the router count
+                        continue;
+                    }
                     logger.LogInformation("Deployment {Model} ready on {Host}", model.Name, status.Host);
                     break;
                 }

@@ -15,6 +15,7 @@ public static class OpenAiEndpoints
         v1.MapGet("/models/{id}", ModelsEndpoint.Get);
         v1.MapPost("/completions", CompletionsEndpoint.HandleAsync);
         v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
+        v1.MapGet("/cluster", Cluster.ClusterEndpoint.Get);
         return app;
     }
 }

@@ -1,0 +1,70 @@
+using System.Collections.Concurrent;
+using Granary.Model.Sharding;
+using static TorchSharp.torch;
+
+namespace Granary.Grains.Sharding;
+
+/// <summary>
+/// Tensor-parallel ranks on different silos: each all-reduce sends this rank's partial to every peer shard
+/// grain as a <see cref="TensorPayload"/> and waits for theirs, then sums all partials in rank order (so
+/// every rank computes bitwise the same sum). Partials are matched by (step, call index): the layers of
+/// a stage call <see cref="AllReduceSum"/> in the same order on every rank.
+/// <see cref="AllReduceSum"/> blocks; it runs on the shard's forward thread, never on a grain turn.
+/// </summary>
+public sealed class GrainTensorParallelGroup(int rank, IReadOnlyList<IShardGrain> peers, Device device, TimeSpan timeout) : ITensorParallelGroup
+{
+    readonly ConcurrentDictionary<(long Step, int Call), Mailbox> _mailboxes = new();
+    long _stepId;
+    int _callIndex;
+
+    public int Rank => rank;
+
+    public int Size => peers.Count;
+
+    /// <summary>Bytes this rank has sent to peers (for `granary bench pp`).</summary>
+    public long NumBytesSent { get; private set; }
+
+    /// <summary>Called by the shard before each forward.</summary>
+    public void BeginStep(long stepId)
+    {
+        _stepId = stepId;
+        _callIndex = 0;
+    }
+
+    public Tensor AllReduceSum(Tensor partial)
+    {
+        var key = (_stepId, _callIndex++);
+        var payload = TensorPayload.From(partial);
+        var sends = peers.Select((peer, r) => r == rank ? Task.CompletedTask : peer.AcceptPartial(key.Item1, key.Item2, rank, payload)).ToArray();
+        NumBytesSent += payload.NumBytes * (peers.Count - 1);
+        var mailbox = _mailboxes.GetOrAdd(key, _ => new Mailbox(peers.Count));
+        try
+        {
+            if (!mailbox.AllArrived.Wait(timeout))
+                throw new TimeoutException($"tensor-parallel rank {rank}: peers did not send their partial sums within {timeout.TotalSeconds:F0} s (a shard's silo may have left)");
+            Task.WaitAll(sends);
+            var sum = (mailbox.Partials[0] ?? partial).clone();
+            for (int r = 1; r < peers.Count; r++) sum.add_(r == rank ? partial : mailbox.Partials[r]!);
+            return sum;
+        }
+        finally
+        {
+            _mailboxes.TryRemove(key, out _);
+            foreach (var received in mailbox.Partials) received?.Dispose();
+        }
+    }
+
+    /// <summary>A peer's partial; may arrive before this rank reaches the same all-reduce.</summary>
+    public void Accept(long stepId, int callIndex, int fromRank, TensorPayload partial)
+    {
+        var mailbox = _mailboxes.GetOrAdd((stepId, callIndex), _ => new Mailbox(peers.Count));
+        mailbox.Partials[fromRank] = partial.ToTensor(device);
+        mailbox.AllArrived.Signal();
+    }
+
+    sealed class Mailbox(int size)
+    {
+        public readonly Tensor?[] Partials = new Tensor?[size];
+        public readonly CountdownEvent AllArrived = new(size - 1);
+    }
+}

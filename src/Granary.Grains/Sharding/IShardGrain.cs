@@ -1,0 +1,22 @@
+namespace Granary.Grains.Sharding;
+
+/// <summary>
+/// One shard of a deployment's model: a layer range of one pipeline stage, one tensor-parallel rank of it,
+/// with the KV caches of those layers and heads. Keyed by <see cref="ShardKey"/>, which also pins the silo.
+/// </summary>
+public interface IShardGrain : IGrainWithStringKey
+{
+    /// <summary>Loads the shard's weights (slices of the checkpoint) if it has not already.</summary>
+    Task Load(ShardAssignment assignment);
+
+    /// <summary>Runs the stage's layers for one step. Rank 0 returns the output (hidden states or, on the last stage, logits); other ranks null.</summary>
+    Task<TensorPayload?> Forward(ShardStepRequest request);
+
+    /// <summary>A peer rank's partial sum for the all-reduce number <paramref name="callIndex"/> of step <paramref name="stepId"/>.</summary>
+    Task AcceptPartial(long stepId, int callIndex, int fromRank, TensorPayload partial);
+
+    Task<ShardReport> Describe();
+
+    /// <summary>Frees the shard (weights and caches): its deployment has moved to a new placement.</summary>
+    Task Unload();
+}

@@ -1,0 +1,36 @@
+namespace Granary.Grains.Sharding;
+
+/// <summary>
+/// What one shard grain holds and who its tensor-parallel peers are, decided by the router's placement.
+/// <see cref="PeerKeys"/> are the grain keys of every rank of the stage, by rank (this one included);
+/// <see cref="PeersShareSilo"/> says they all live in this silo, so all-reduces use the in-process path.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record ShardAssignment(
+    [property: Id(0)] string Deployment,
+    [property: Id(1)] int Generation,
+    [property: Id(2)] string ModelDirectory,
+    [property: Id(3)] string Device,
+    [property: Id(4)] string? DType,
+    [property: Id(5)] int Stage,
+    [property: Id(6)] int NumStages,
+    [property: Id(7)] int LayerStart,
+    [property: Id(8)] int LayerEnd,
+    [property: Id(9)] int Rank,
+    [property: Id(10)] string[] PeerKeys,
+    [property: Id(11)] bool PeersShareSilo)
+{
+    public int NumRanks => PeerKeys.Length;
+}
+
+/// <summary>What a loaded shard reports about itself (for `GET /v1/cluster` and tests).</summary>
+[GenerateSerializer, Immutable]
+public sealed record ShardReport(
+    [property: Id(0)] string Key,
+    [property: Id(1)] string Silo,
+    [property: Id(2)] int Stage,
+    [property: Id(3)] int Rank,
+    [property: Id(4)] int LayerStart,
+    [property: Id(5)] int LayerEnd,
+    [property: Id(6)] long ParameterBytes,
+    [property: Id(7)] int NumSequences);

@@ -1,0 +1,130 @@
+using Granary.Model.KvCache;
+using Granary.Model.Loading;
+using Granary.Model.Modeling;
+using Granary.Model.Runtime;
+using Granary.Model.Sharding;
+using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Granary.Grains.Sharding;
+
+/// <summary>
+/// Holds one shard: its slices of the checkpoint (read straight from the safetensors files) and the KV
+/// caches of its layers and heads, per sequence. Forwards run one at a time on a thread of their own, so the
+/// grain stays reentrant for its peers' partial sums while a forward waits in an all-reduce.
+/// </summary>
+[Reentrant]
+[SiloPinnedPlacement]
+[CollectionAgeLimit(AlwaysActive = true)]
+public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain> logger) : Grain, IShardGrain
+{
+    static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(60);
+
+    readonly SemaphoreSlim _forwardGate = new(1, 1);
+    readonly Dictionary<long, SequenceKvCache> _caches = [];
+    ShardAssignment? _assignment;
+    CausalLm? _shard;
+    GrainTensorParallelGroup? _remoteGroup;
+    Task? _loading;
+
+    public Task Load(ShardAssignment assignment)
+    {
+        if (_assignment is not null && _assignment != assignment && !SameShard(_assignment, assignment))
+            throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} already holds another assignment");
+        _assignment ??= assignment;
+        // Peer references are made here, on the grain's turn: activation services are off limits on the loading thread.
+        var peers = assignment.PeerKeys.Select(k => GrainFactory.GetGrain<IShardGrain>(k)).ToArray();
+        return _loading ??= Task.Run(() => LoadShard(assignment, peers));
+    }
+
+    static bool SameShard(ShardAssignment a, ShardAssignment b) =>
+        (a.Deployment, a.Generation, a.Stage, a.Rank) == (b.Deployment, b.Generation, b.Stage, b.Rank);
+
+    void LoadShard(ShardAssignment a, IShardGrain[] peers)
+    {
+        var spec = new ShardSpec(a.Stage, a.NumStages, a.LayerStart, a.LayerEnd, a.Rank, a.NumRanks);
+        var options = new ModelLoadOptions(a.DType is { } dtype ? RunDType.Parse(dtype, "dtype") : null, a.Device);
+        ITensorParallelGroup group;
+        if (a.NumRanks == 1)
+            group = SingleRankGroup.Instance;
+        else if (a.PeersShareSilo)
+            group = localGroups.Rank(a.Deployment, a.Generation, a.Stage, a.Rank, a.NumRanks);
+        else
+            group = _remoteGroup = new GrainTensorParallelGroup(a.Rank, peers, ModelLoader.ParseDevice(a.Device), PeerTimeout);
+        var started = DateTime.UtcNow;
+        string key = this.GetPrimaryKeyString();
+        _shard = ModelLoader.LoadShard(a.ModelDirectory, options, spec, group);
+        TorchRuntime.FitThreadsToModel(_shard);
+        logger.LogInformation("Shard {Key}: loaded {Spec} ({Megabytes:F1} MB) in {Seconds:F1} s", key, spec,
+            _shard.NumWeightBytes / 1e6, (DateTime.UtcNow - started).TotalSeconds);
+    }
+
+    public async Task<TensorPayload?> Forward(ShardStepRequest request)
+    {
+        if (_loading is null) throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} was never loaded (its silo may have restarted)");
+        await _loading;
+        await _forwardGate.WaitAsync();
+        try
+        {
+            string key = this.GetPrimaryKeyString();
+            return await Task.Factory.StartNew(() => RunForward(request, key), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        finally
+        {
+            _forwardGate.Release();
+        }
+    }
+
+    TensorPayload? RunForward(ShardStepRequest request, string key)
+    {
+        var shard = _shard!;
+        foreach (long released in request.ReleasedSequences)
+            if (_caches.Remove(released, out var cache)) cache.Dispose();
+        var segments = request.Segments.Select(s => new BatchSegment(CacheFor(shard, s, key), s.NumTokens)).ToList();
+        _remoteGroup?.BeginStep(request.StepId);
+        using var scope = NewDisposeScope();
+        var input = request.Input.ToTensor(shard.Device);
+        var output = shard.ForwardShard(input, new StepLayout([], request.Positions, request.LogitRows), segments);
+        return _assignment!.Rank == 0 ? TensorPayload.From(output) : null;
+    }
+
+    // The sequence's cache on this shard, made on first sight and rolled back to where the router says it ends.
+    SequenceKvCache CacheFor(CausalLm shard, ShardSegment segment, string key)
+    {
+        if (!_caches.TryGetValue(segment.SequenceId, out var cache))
+            _caches[segment.SequenceId] = cache = shard.NewCache(segment.Capacity);
+        if (cache.Length > segment.StartPosition) cache.Truncate(segment.StartPosition);
+        if (cache.Length != segment.StartPosition)
+            throw new InvalidOperationException($"sequence {segment.SequenceId}: the router expects {segment.StartPosition} cached positions but shard {key} holds {cache.Length}");
+        return cache;
+    }
+
+    public Task AcceptPartial(long stepId, int callIndex, int fromRank, TensorPayload partial)
+    {
+        (_remoteGroup ?? throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} has no remote peers")).Accept(stepId, callIndex, fromRank, partial);
+        return Task.CompletedTask;
+    }
+
+    public Task<ShardReport> Describe()
+    {
+        var a = _assignment ?? throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} was never loaded");
+        return Task.FromResult(new ShardReport(this.GetPrimaryKeyString(), ShardKey.SiloOf(this.GetPrimaryKeyString()).ToString(),
+            a.Stage, a.Rank, a.LayerStart, a.LayerEnd, _shard?.NumWeightBytes ?? 0, _caches.Count));
+    }
+
+    public Task Unload()
+    {
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        foreach (var cache in _caches.Values) cache.Dispose();
+        _caches.Clear();
+        _shard?.Dispose();
+        return Task.CompletedTask;
+    }
+}

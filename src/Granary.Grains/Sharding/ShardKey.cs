@@ -1,0 +1,24 @@
+using System.Globalization;
+
+namespace Granary.Grains.Sharding;
+
+/// <summary>
+/// Grain keys that name the silo their grain must live on: "...#SILO", SILO being
+/// <see cref="SiloAddress.ToParsableString"/>, which never contains '#'. <see cref="SiloPinnedPlacement"/>
+/// reads it back, so placement is decided once by whoever makes the key, and a shard whose silo has gone
+/// is never silently re-created somewhere else: a new placement gets a new generation, hence new keys.
+/// </summary>
+public static class ShardKey
+{
+    public static string ForShard(string deployment, int generation, int stage, int rank, SiloAddress silo) =>
+        string.Create(CultureInfo.InvariantCulture, $"{deployment}#g{generation}#s{stage}#r{rank}#{silo.ToParsableString()}");
+
+    public static string ForSilo(SiloAddress silo) => "silo#" + silo.ToParsableString();
+
+    public static SiloAddress SiloOf(string key)
+    {
+        int mark = key.LastIndexOf('#');
+        if (mark < 0) throw new ArgumentException($"grain key \"{key}\" names no silo", nameof(key));
+        return SiloAddress.FromParsableString(key[(mark + 1)..]);
+    }
+}

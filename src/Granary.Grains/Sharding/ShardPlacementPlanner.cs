@@ -1,0 +1,52 @@
+using Granary.Abstractions;
+using Granary.Abstractions.Sharding;
+
+namespace Granary.Grains.Sharding;
+
+/// <summary>
+/// Decides which silo holds each shard of a plan, from the device slots every silo offers. Rules, in order:
+/// never two shards on one slot; a stage's tensor-parallel ranks stay in one silo when a silo has slots for
+/// all of them (their all-reduces then never leave the process); stages spread over different silos when
+/// they can (so a stage's silo does one stage's work); otherwise the silo with most free slots. Deterministic
+/// for a given silo list, so every router decides the same.
+/// </summary>
+public static class ShardPlacementPlanner
+{
+    /// <summary>Silo index of each shard, [stage][rank]. A user error when the cluster has too few slots.</summary>
+    public static int[][] Place(ParallelPlan plan, IReadOnlyList<int> slotsPerSilo)
+    {
+        int total = slotsPerSilo.Sum();
+        if (total < plan.NumShards)
+            throw new GranaryUserError(
+                $"plan {plan} needs {plan.NumShards} device slots but the cluster has {total} ({slotsPerSilo.Count} silo(s): {string.Join(", ", slotsPerSilo)}); add silos or raise Granary:Devices");
+        var free = slotsPerSilo.ToArray();
+        var stagesOn = new int[free.Length];
+        var placement = new int[plan.PipelineStages][];
+        for (int stage = 0; stage < plan.PipelineStages; stage++)
+        {
+            int ranks = plan.TensorParallelRanks;
+            int whole = Best(free, stagesOn, s => free[s] >= ranks);
+            placement[stage] = new int[ranks];
+            for (int rank = 0; rank < ranks; rank++)
+            {
+                int silo = whole >= 0 ? whole : Best(free, stagesOn, s => free[s] > 0);
+                placement[stage][rank] = silo;
+                free[silo]--;
+            }
+            foreach (int silo in placement[stage].Distinct()) stagesOn[silo]++;
+        }
+        return placement;
+    }
+
+    // The fitting silo with the fewest stages on it, then the most free slots, then the lowest index; -1 if none fits.
+    static int Best(int[] free, int[] stagesOn, Func<int, bool> fits)
+    {
+        int best = -1;
+        for (int s = 0; s < free.Length; s++)
+        {
+            if (!fits(s)) continue;
+            if (best < 0 || stagesOn[s] < stagesOn[best] || (stagesOn[s] == stagesOn[best] && free[s] > free[best])) best = s;
+        }
+        return best;
+    }
+}

@@ -1,0 +1,71 @@
+using Granary.Abstractions.Sharding;
+using Granary.Grains.Deployments;
+using Granary.Model.Configuration;
+using Granary.Model.Sharding;
+
+namespace Granary.Grains.Sharding;
+
+/// <summary>
+/// Brings a deployment's plan up on the cluster: asks every active silo for its device slots, places the
+/// shards (<see cref="ShardPlacementPlanner"/>), has every shard grain load its slices, and returns the model
+/// the router's engine steps. <paramref name="generation"/> numbers placements: a re-placement after a silo
+/// left uses new grain keys, so no stale shard is ever reused.
+/// </summary>
+public static class ShardedDeployment
+{
+    /// <summary>How long a plan waits for silos to join with enough device slots before it fails.</summary>
+    public static TimeSpan SlotWait { get; set; } = TimeSpan.FromMinutes(2);
+
+    public static async Task<(GrainShardedCausalLm Model, IReadOnlyList<ShardReport> Shards)> LoadAsync(
+        DeploymentOptions deployment, IGrainFactory grains, int generation, Action<string>? waiting = null)
+    {
+        var config = ModelConfigJson.Load(deployment.ModelDirectory);
+        var plan = deployment.Plan;
+        var specs = ShardSpec.ForPlan(config, plan);
+        var (silos, placement) = await PlaceAsync(plan, grains, waiting);
+
+        var stages = new List<IReadOnlyList<IShardGrain>>();
+        var loads = new List<Task>();
+        var keysByStage = new List<string[]>();
+        for (int stage = 0; stage < plan.PipelineStages; stage++)
+        {
+            var keys = Enumerable.Range(0, plan.TensorParallelRanks)
+                .Select(rank => ShardKey.ForShard(deployment.Name, generation, stage, rank, silos[placement[stage][rank]])).ToArray();
+            keysByStage.Add(keys);
+            bool shareSilo = placement[stage].Distinct().Count() == 1;
+            var ranks = new List<IShardGrain>();
+            foreach (var spec in specs.Where(s => s.Stage == stage))
+            {
+                var shard = grains.GetGrain<IShardGrain>(keys[spec.TpRank]);
+                ranks.Add(shard);
+                loads.Add(shard.Load(new ShardAssignment(deployment.Name, generation, deployment.ModelDirectory, deployment.Device, deployment.DType,
+                    spec.Stage, spec.NumStages, spec.LayerStart, spec.LayerEnd, spec.TpRank, keys, shareSilo)));
+            }
+            stages.Add(ranks);
+        }
+        await Task.WhenAll(loads);
+        var reports = await Task.WhenAll(stages.SelectMany(ranks => ranks).Select(s => s.Describe()));
+        return (new GrainShardedCausalLm(config, stages, reports.Sum(r => r.ParameterBytes)), reports);
+    }
+
+    // The active silos (in a stable order) and the shards' silo indices, once the cluster has slots for them all.
+    static async Task<(List<SiloAddress> Silos, int[][] Placement)> PlaceAsync(ParallelPlan plan, IGrainFactory grains, Action<string>? waiting)
+    {
+        var deadline = DateTime.UtcNow + SlotWait;
+        var lastReport = DateTime.MinValue;
+        while (true)
+        {
+            var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
+            var silos = hosts.Keys.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToList();
+            var slots = await Task.WhenAll(silos.Select(s => grains.GetGrain<ISiloDevicesGrain>(ShardKey.ForSilo(s)).GetDeviceSlots()));
+            if (slots.Sum() >= plan.NumShards || DateTime.UtcNow >= deadline)
+                return (silos, ShardPlacementPlanner.Place(plan, slots)); // throws the user error when still short
+            if (DateTime.UtcNow - lastReport > TimeSpan.FromSeconds(10))
+            {
+                waiting?.Invoke($"plan {plan} needs {plan.NumShards} device slots, the cluster has {slots.Sum()} on {silos.Count} silo(s); waiting for more silos");
+                lastReport = DateTime.UtcNow;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+        }
+    }
+}

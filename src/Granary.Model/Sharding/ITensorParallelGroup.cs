@@ -1,0 +1,31 @@
+using static TorchSharp.torch;
+
+namespace Granary.Model.Sharding;
+
+/// <summary>
+/// The ranks of one pipeline stage. A row-parallel layer's output is the sum of every rank's partial product;
+/// <see cref="AllReduceSum"/> blocks until all ranks of the group have contributed theirs and returns that sum.
+/// Every rank must get bitwise the same result (so the ranks' replicated state never drifts): implementations
+/// add the partials in rank order.
+/// </summary>
+public interface ITensorParallelGroup
+{
+    int Rank { get; }
+
+    int Size { get; }
+
+    /// <summary>Sum over ranks of <paramref name="partial"/> (same shape on every rank); a new tensor.</summary>
+    Tensor AllReduceSum(Tensor partial);
+}
+
+/// <summary>A group of one: the partial product is already the whole.</summary>
+public sealed class SingleRankGroup : ITensorParallelGroup
+{
+    public static readonly SingleRankGroup Instance = new();
+
+    public int Rank => 0;
+
+    public int Size => 1;
+
+    public Tensor AllReduceSum(Tensor partial) => partial.alias();
+}

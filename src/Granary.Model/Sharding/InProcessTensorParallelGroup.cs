@@ -1,0 +1,78 @@
+using static TorchSharp.torch;
+
+namespace Granary.Model.Sharding;
+
+/// <summary>
+/// Tensor-parallel ranks in one process, each running its forward on its own thread: an all-reduce is a
+/// rendezvous where every rank leaves its partial in a shared slot and reads the others' in place (no copy
+/// of any partial), summing them in rank order. Create the ranks of one group with <see cref="Create"/>.
+/// </summary>
+public sealed class InProcessTensorParallelGroup : ITensorParallelGroup
+{
+    readonly Rendezvous _rendezvous;
+
+    InProcessTensorParallelGroup(Rendezvous rendezvous, int rank)
+    {
+        _rendezvous = rendezvous;
+        Rank = rank;
+    }
+
+    public int Rank { get; }
+
+    public int Size => _rendezvous.Size;
+
+    /// <summary>The <paramref name="size"/> ranks of one new group, by rank.</summary>
+    public static IReadOnlyList<ITensorParallelGroup> Create(int size)
+    {
+        if (size == 1) return [SingleRankGroup.Instance];
+        var rendezvous = new Rendezvous(size);
+        return Enumerable.Range(0, size).Select(r => (ITensorParallelGroup)new InProcessTensorParallelGroup(rendezvous, r)).ToArray();
+    }
+
+    public Tensor AllReduceSum(Tensor partial) => _rendezvous.AllReduceSum(Rank, partial);
+
+    /// <summary>Abandons the group: ranks waiting in an all-reduce (or arriving later) fail instead of hanging.</summary>
+    public void Abort() => _rendezvous.Abort();
+
+    sealed class Rendezvous(int size)
+    {
+        readonly Tensor?[] _slots = new Tensor?[size];
+        // Phase 1: every partial is in its slot. Phase 2: every rank has read them all, slots may be reused.
+        readonly Barrier _barrier = new(size);
+        readonly CancellationTokenSource _aborted = new();
+
+        public int Size => size;
+
+        public Tensor AllReduceSum(int rank, Tensor partial)
+        {
+            _slots[rank] = partial;
+            Wait();
+            Tensor sum;
+            try
+            {
+                sum = _slots[0]!.clone();
+                for (int r = 1; r < size; r++) sum.add_(_slots[r]!);
+            }
+            finally
+            {
+                Wait();
+            }
+            _slots[rank] = null;
+            return sum;
+        }
+
+        void Wait()
+        {
+            try
+            {
+                _barrier.SignalAndWait(_aborted.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new InvalidOperationException("the tensor-parallel group was aborted (another rank failed)");
+            }
+        }
+
+        public void Abort() => _aborted.Cancel();
+    }
+}

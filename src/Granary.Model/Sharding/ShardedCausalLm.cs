@@ -1,0 +1,147 @@
+using Granary.Abstractions.Sharding;
+using Granary.Model.Configuration;
+using Granary.Model.KvCache;
+using Granary.Model.Loading;
+using Granary.Model.Modeling;
+using Granary.Model.Runtime;
+using static TorchSharp.torch;
+
+namespace Granary.Model.Sharding;
+
+/// <summary>
+/// A plan's shards in one process: stages run one after another, the tensor-parallel ranks of a stage each
+/// on its own thread, meeting in <see cref="InProcessTensorParallelGroup"/> all-reduces. Each shard loads
+/// only its own slices of the checkpoint. This is the reference a distributed plan is checked against, and
+/// what <c>granary generate --plan</c> runs.
+/// </summary>
+public sealed class ShardedCausalLm : ICausalLm
+{
+    readonly CausalLm[][] _stages; // [stage][rank]
+    readonly IReadOnlyList<ITensorParallelGroup>[] _groups; // [stage][rank]
+
+    ShardedCausalLm(ModelConfig config, ParallelPlan plan, CausalLm[][] stages, IReadOnlyList<ITensorParallelGroup>[] groups)
+    {
+        Config = config;
+        Plan = plan;
+        _stages = stages;
+        _groups = groups;
+    }
+
+    public ModelConfig Config { get; }
+
+    public ParallelPlan Plan { get; }
+
+    public long NumWeightBytes => _stages.Sum(ranks => ranks.Sum(shard => shard.NumWeightBytes));
+
+    /// <summary>The shard of <paramref name="rank"/> in <paramref name="stage"/>.</summary>
+    public CausalLm Shard(int stage, int rank) => _stages[stage][rank];
+
+    /// <summary>The plan's shards and the folder's tokenizer (checked against the model as <see cref="ModelLoader.Load"/> does).</summary>
+    public static LoadedPlan LoadWithTokenizer(string modelDir, ModelLoadOptions options, ParallelPlan plan)
+    {
+        var tokenizer = ModelLoader.LoadTokenizerFor(modelDir, ModelConfigJson.Load(modelDir));
+        return new LoadedPlan(Load(modelDir, options, plan), tokenizer);
+    }
+
+    public static ShardedCausalLm Load(string modelDir, ModelLoadOptions options, ParallelPlan plan)
+    {
+        var config = ModelConfigJson.Load(modelDir);
+        var specs = ShardSpec.ForPlan(config, plan);
+        var stages = new CausalLm[plan.PipelineStages][];
+        var groups = new IReadOnlyList<ITensorParallelGroup>[plan.PipelineStages];
+        try
+        {
+            for (int s = 0; s < plan.PipelineStages; s++)
+            {
+                var stageGroups = groups[s] = InProcessTensorParallelGroup.Create(plan.TensorParallelRanks);
+                stages[s] = specs.Where(spec => spec.Stage == s)
+                    .Select(spec => ModelLoader.LoadShard(modelDir, options, spec, stageGroups[spec.TpRank]))
+                    .ToArray();
+            }
+        }
+        catch
+        {
+            foreach (var shard in stages.Where(ranks => ranks is not null).SelectMany(ranks => ranks)) shard.Dispose();
+            throw;
+        }
+        return new ShardedCausalLm(config, plan, stages, groups);
+    }
+
+    public IKvCache NewCache(int capacity)
+    {
+        var caches = new List<IReadOnlyList<SequenceKvCache>>();
+        try
+        {
+            foreach (var ranks in _stages)
+            {
+                var stageCaches = new List<SequenceKvCache>();
+                caches.Add(stageCaches);
+                foreach (var shard in ranks) stageCaches.Add(shard.NewCache(capacity));
+            }
+        }
+        catch
+        {
+            foreach (var cache in caches.SelectMany(c => c)) cache.Dispose();
+            throw;
+        }
+        return new ShardedKvCache(caches, capacity);
+    }
+
+    public Tensor Step(IReadOnlyList<StepInput> inputs)
+    {
+        StepInput.CheckAll(inputs);
+        var caches = inputs.Select(i => i.Cache is null ? null : i.Cache as ShardedKvCache
+            ?? throw new ArgumentException($"a step input's cache is a {i.Cache.GetType().Name}, not one this plan made")).ToList();
+        var layout = StepLayout.Of(inputs);
+        var current = tensor(layout.TokenIds, int64, _stages[0][0].Device);
+        for (int s = 0; s < _stages.Length; s++)
+        {
+            int stage = s;
+            var input = current;
+            var outputs = RunRanks(_groups[s], rank =>
+            {
+                var segments = inputs.Select((item, i) => new BatchSegment(caches[i]?.Shard(stage, rank), item.TokenIds.Count)).ToList();
+                return _stages[stage][rank].ForwardShard(input, layout, segments);
+            });
+            input.Dispose();
+            // Every rank ends a stage with the same all-reduced hidden states; rank 0's go on.
+            current = outputs[0];
+            foreach (var other in outputs.Skip(1)) other.Dispose();
+        }
+        using (current) return current.to(float32);
+    }
+
+    // A rank that fails aborts its group, so that the others leave their all-reduce instead of waiting forever
+    // (the plan cannot step again after that: its ranks' caches disagree).
+    static Tensor[] RunRanks(IReadOnlyList<ITensorParallelGroup> groups, Func<int, Tensor> forward)
+    {
+        if (groups.Count == 1) return [forward(0)];
+        var tasks = Enumerable.Range(0, groups.Count).Select(rank => Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                return forward(rank);
+            }
+            catch
+            {
+                ((InProcessTensorParallelGroup)groups[rank]).Abort();
+                throw;
+            }
+        }, TaskCreationOptions.LongRunning)).ToArray();
+        try
+        {
+            Task.WaitAll(tasks);
+        }
+        catch (AggregateException e)
+        {
+            foreach (var done in tasks.Where(t => t.IsCompletedSuccessfully)) done.Result.Dispose();
+            throw e.InnerExceptions.Count == 1 ? e.InnerExceptions[0] : e;
+        }
+        return tasks.Select(t => t.Result).ToArray();
+    }
+
+    public void Dispose()
+    {
+        foreach (var shard in _stages.SelectMany(ranks => ranks)) shard.Dispose();
+    }
+}

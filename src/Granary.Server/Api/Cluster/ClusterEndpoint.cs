@@ -1,0 +1,53 @@
+using System.Text.Json.Serialization;
+using Granary.Grains.Sharding;
+using Granary.Server.Api.OpenAi;
+using Granary.Server.Serving;
+using Microsoft.AspNetCore.Http;
+
+namespace Granary.Server.Api.Cluster;
+
+/// <summary>One shard as GET /v1/cluster shows it.</summary>
+public sealed record ShardView(
+    [property: JsonPropertyName("stage")] int Stage,
+    [property: JsonPropertyName("rank")] int Rank,
+    [property: JsonPropertyName("layers")] int[] Layers,
+    [property: JsonPropertyName("silo")] string Silo,
+    [property: JsonPropertyName("parameter_bytes")] long ParameterBytes,
+    [property: JsonPropertyName("sequences")] int NumSequences)
+{
+    public static ShardView Of(ShardReport report) =>
+        new(report.Stage, report.Rank, [report.LayerStart, report.LayerEnd - 1], report.Silo, report.ParameterBytes, report.NumSequences);
+}
+
+/// <summary>One deployment: its plan, where its router runs, and its shards (none when the router holds the whole model).</summary>
+public sealed record DeploymentView(
+    [property: JsonPropertyName("model")] string Model,
+    [property: JsonPropertyName("plan")] string Plan,
+    [property: JsonPropertyName("state")] string State,
+    [property: JsonPropertyName("router")] string? Router,
+    [property: JsonPropertyName("shards")] IReadOnlyList<ShardView> Shards);
+
+/// <summary>GET /v1/cluster: every deployment's plan and the placement of its shards.</summary>
+public static class ClusterEndpoint
+{
+    public static async Task<IResult> Get(ModelGateway gateway)
+    {
+        var views = new List<DeploymentView>();
+        foreach (var model in gateway.Models.OrderBy(m => m.Name, StringComparer.Ordinal))
+        {
+            string plan = model.Deployment.Plan.ToString();
+            try
+            {
+                var status = await gateway.GetStatus(model.Name);
+                var shards = status.IsLoading ? [] : await gateway.GetShards(model.Name);
+                views.Add(new DeploymentView(model.Name, plan, status.IsLoading ? "loading" : "ready", status.Host,
+                    shards.OrderBy(s => s.Stage).ThenBy(s => s.Rank).Select(ShardView.Of).ToList()));
+            }
+            catch (Exception e)
+            {
+                views.Add(new DeploymentView(model.Name, plan, $"failed: {e.Message}", null, []));
+            }
+        }
+        return Results.Json(new { deployments = views }, OpenAiJson.Options);
+    }
+}

@@ -1,0 +1,77 @@
+using Granary.Abstractions.Sharding;
+using Granary.Engine.Scheduling;
+using Granary.Grains.Deployments;
+using Granary.Model.Loading;
+using Granary.Model.Synthesis;
+using Granary.TestKit;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+
+namespace Granary.Grains.Tests.Sharding;
+
+/// <summary>
+/// Four in-process silos offering 1, 1, 2 and 2 device slots, and one deployment per plan under test, all
+/// of one synthesized GQA model with 5 layers (not divisible by 2 or 3 stages). Two-slot silos take a
+/// tp=2 stage whole (in-process all-reduce); tp=4 spreads over silos (all-reduce through grain messages).
+/// </summary>
+public sealed class ShardedClusterFixture : IAsyncLifetime
+{
+    public static readonly string[] Plans = ["pp=2", "pp=3", "tp=2", "tp=4", "pp=2,tp=2"];
+
+    public static readonly SynthesisOptions Shape = SynthesizedModelFolder.SmallOptions with { NumLayers = 5, NumHeads = 4, NumKvHeads = 2, MaxPositionEmbeddings = 256 };
+
+    readonly SynthesizedModelFolder _folder = new(Shape);
+    InProcessTestCluster? _cluster;
+    LoadedModel? _reference;
+    int _silosConfigured;
+
+    public InProcessTestCluster Cluster => _cluster ?? throw new InvalidOperationException("the cluster is not deployed");
+
+    public IClusterClient Client => Cluster.Client;
+
+    public LoadedModel Reference => _reference ?? throw new InvalidOperationException("the reference model is not loaded");
+
+    public string ModelDirectory => _folder.Path;
+
+    public static string DeploymentName(string plan) => "tiny-" + plan.Replace(',', '-').Replace("=", "");
+
+    public DeploymentOptions Deployment(string plan) => new()
+    {
+        Name = DeploymentName(plan),
+        ModelDirectory = _folder.Path,
+        Plan = ParallelPlan.Parse(plan),
+        Scheduler = new SchedulerOptions { MaxNumRunningSequences = 8, MaxNumWaiting = 64 },
+    };
+
+    public async Task InitializeAsync()
+    {
+        var deployments = Plans.Select(Deployment).ToList();
+        var builder = new InProcessTestClusterBuilder(initialSilosCount: 4);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            int index = Interlocked.Increment(ref _silosConfigured) - 1;
+            silo.Services.AddGranaryWireTypes().AddGranaryDeployments(deployments).AddGranaryShards(deviceSlots: index < 2 ? 1 : 2);
+        });
+        builder.ConfigureClient(client => client.Services.AddGranaryWireTypes());
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+        _reference = ModelLoader.Load(_folder.Path, new ModelLoadOptions());
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.StopAllSilosAsync();
+            await _cluster.DisposeAsync();
+        }
+        _reference?.Dispose();
+        _folder.Dispose();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ShardedClusterCollection : ICollectionFixture<ShardedClusterFixture>
+{
+    public const string Name = "sharded cluster";
+}

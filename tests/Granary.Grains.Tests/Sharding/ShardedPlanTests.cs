@@ -1,0 +1,127 @@
+using Granary.Abstractions;
+using Granary.Abstractions.Serving;
+using Granary.Engine.Generation;
+using Granary.Grains.Routing;
+using Granary.Grains.Sharding;
+using Granary.Model.Runtime;
+using Granary.TestKit;
+using static TorchSharp.torch;
+
+namespace Granary.Grains.Tests.Sharding;
+
+/// <summary>
+/// Plans on a 4-silo cluster are exact: shard grains give the single-device logits (within 1e-4) step by
+/// step, and a deployment served through its router gives the single-device greedy tokens.
+/// </summary>
+[Collection(ShardedClusterCollection.Name)]
+public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
+{
+    const double LogitTolerance = 1e-4;
+    static readonly TimeSpan TestTimeout = TimeSpan.FromSeconds(120);
+    static int _generation = 100; // fresh shard keys per test, apart from the routers' generation 0
+
+    public static TheoryData<string> Plans => new(ShardedClusterFixture.Plans);
+
+    [Theory]
+    [MemberData(nameof(Plans))]
+    public async Task Shard_grains_give_the_single_device_logits_every_step(string plan)
+    {
+        var (model, _) = await ShardedDeployment.LoadAsync(fixture.Deployment(plan), fixture.Client, Interlocked.Increment(ref _generation));
+        using (model)
+        {
+            // Blocking steps run off the test's synchronization context, as they do on the router's serving thread.
+            var (sharded, reference) = await Task.Run(() => (Run(model), Run(fixture.Reference.Model)));
+            Assert.Equal(reference.Tokens, sharded.Tokens);
+            for (int step = 0; step < reference.Logits.Count; step++)
+            {
+                double difference = (reference.Logits[step] - sharded.Logits[step]).abs().max().item<float>();
+                Assert.True(difference <= LogitTolerance, $"plan {plan}, step {step}: logits differ by {difference:G3}");
+            }
+            Assert.True(model.NumBytesBetweenStages > 0 == plan.Contains("pp"), $"bytes between stages: {model.NumBytesBetweenStages}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Plans))]
+    public async Task A_planned_deployment_serves_the_single_device_greedy_tokens(string plan)
+    {
+        var router = fixture.Client.GetGrain<IRouterGrain>(ShardedClusterFixture.DeploymentName(plan));
+        string[] prompts = ["def fibonacci(n):", "The quick brown fox", "x", "import os\nimport sys"];
+        var requests = prompts.Select((p, i) => new CompletionRequest
+        {
+            Model = ShardedClusterFixture.DeploymentName(plan),
+            PromptTokenIds = fixture.Reference.Tokenizer.Encode(p, addBos: true).ToArray(),
+            Sampling = new SamplingParams { Temperature = 0, IgnoreEos = true, MaxTokens = 5 + 2 * i },
+        }).ToList();
+        var solos = requests.Select(r => new BatchGenerator(fixture.Reference.Model, fixture.Reference.Tokenizer)
+            .Generate([new GenerationRequest(r.PromptTokenIds, r.Sampling)]).Results[0]).ToList();
+
+        var results = await Task.WhenAll(requests.Select(async r =>
+        {
+            using var timeout = new CancellationTokenSource(TestTimeout);
+            var chunks = new List<CompletionChunk>();
+            await foreach (var chunk in router.Generate(r, timeout.Token)) chunks.Add(chunk);
+            return chunks;
+        }));
+
+        for (int i = 0; i < requests.Count; i++)
+        {
+            Assert.All(results[i], c => Assert.Null(c.Error));
+            Assert.Equal(solos[i].TokenIds, results[i].SelectMany(c => c.TokenIds).ToArray());
+        }
+        var shards = await router.GetShards();
+        Assert.Equal(ParsePlanShards(plan), shards.Count);
+    }
+
+    [Fact]
+    public async Task Placement_keeps_a_stages_ranks_together_and_spreads_stages()
+    {
+        var router = fixture.Client.GetGrain<IRouterGrain>(ShardedClusterFixture.DeploymentName("pp=2,tp=2"));
+        await router.GetStatus();
+        var shards = await router.GetShards();
+
+        Assert.Equal(4, shards.Count);
+        var siloOfStage = shards.GroupBy(s => s.Stage).ToDictionary(g => g.Key, g => g.Select(s => s.Silo).Distinct().ToList());
+        Assert.All(siloOfStage.Values, silos => Assert.Single(silos));   // two-slot silos take a stage whole
+        Assert.NotEqual(siloOfStage[0][0], siloOfStage[1][0]);            // stages on different silos
+        Assert.Equal([(0, 3), (0, 3), (3, 5), (3, 5)], shards.OrderBy(s => s.Stage).ThenBy(s => s.Rank).Select(s => (s.LayerStart, s.LayerEnd)));
+        Assert.All(shards, s => Assert.True(s.ParameterBytes > 0));
+    }
+
+    static int ParsePlanShards(string plan) => Granary.Abstractions.Sharding.ParallelPlan.Parse(plan).NumShards;
+
+    sealed record RunResult(List<int> Tokens, List<Tensor> Logits);
+
+    // Two sequences prefilled together, decoded greedily, a third joining with its prompt mid-way.
+    static RunResult Run(ICausalLm model)
+    {
+        var tokens = new List<int>();
+        var logits = new List<Tensor>();
+        int vocab = model.Config.VocabSize;
+        var prompts = new[] { TinyModels.RandomTokens(7, vocab, 1), TinyModels.RandomTokens(3, vocab, 2), TinyModels.RandomTokens(5, vocab, 3) };
+        var caches = prompts.Select(_ => model.NewCache(32)).ToArray();
+        var last = new int[prompts.Length];
+        try
+        {
+            Record(model.Step([new StepInput(caches[0], prompts[0]), new StepInput(caches[1], prompts[1])]), [0, 1]);
+            for (int step = 0; step < 5; step++)
+            {
+                var inputs = new List<StepInput> { new(caches[0], [last[0]]), new(caches[1], [last[1]]) };
+                if (step >= 2) inputs.Add(new StepInput(caches[2], step == 2 ? prompts[2] : [last[2]]));
+                Record(model.Step(inputs), step >= 2 ? [0, 1, 2] : [0, 1]);
+            }
+            return new RunResult(tokens, logits);
+        }
+        finally
+        {
+            foreach (var cache in caches) cache.Dispose();
+        }
+
+        void Record(Tensor stepLogits, int[] sequences)
+        {
+            logits.Add(stepLogits);
+            var next = stepLogits.argmax(-1).data<long>().ToArray();
+            for (int i = 0; i < sequences.Length; i++) tokens.Add(last[sequences[i]] = (int)next[i]);
+        }
+    }
+}
