@@ -27,10 +27,12 @@ public sealed class ServingLoop : IDisposable
     string _stopReason = "the deployment shut down before the request finished; retry it";
     bool _isClosed; // guarded by _closing: the thread has exited and commands run on their caller's thread
     volatile ServingLoad _load = new(0, 0, 0);
+    readonly StepMetricLabels? _metricLabels;
 
-    public ServingLoop(InferenceEngine engine, string name = "granary-serving")
+    public ServingLoop(InferenceEngine engine, string name = "granary-serving", StepMetricLabels? metricLabels = null)
     {
         _engine = engine;
+        _metricLabels = metricLabels;
         _thread = new Thread(Run) { IsBackground = true, Name = name };
         _thread.Start();
     }
@@ -139,7 +141,7 @@ public sealed class ServingLoop : IDisposable
             FailAll(ServingErrorKind.Internal, $"the model step failed: {e.Message}");
             return;
         }
-        StepMetrics.RecordStep(startedAt);
+        StepMetrics.RecordLoopStep(startedAt, _metricLabels);
         OnStepped?.Invoke(new ServingStep(plan, updates));
         var chunks = updates.Select(ToChunk).ToList();
         // NOTE: finished sequences leave (freeing KV) and the load is published before their last chunk is

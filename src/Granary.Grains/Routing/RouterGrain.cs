@@ -68,7 +68,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
                 _ = WatchShardSilosAsync(deployment, shards);
             }
             var engine = new InferenceEngine(_model, tokenizer, deployment.Scheduler);
-            _loop = new ServingLoop(engine, $"granary-router-{deployment.Name}");
+            _loop = new ServingLoop(engine, $"granary-router-{deployment.Name}", new StepMetricLabels(deployment.Name, IsWholeModel: deployment.Plan.IsSingle));
             logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}, in {Seconds:F1} s", deployment.Name,
                 deployment.ModelDirectory, deployment.Device, deployment.Plan, (DateTime.UtcNow - started).TotalSeconds);
         }

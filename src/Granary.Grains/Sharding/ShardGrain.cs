@@ -79,6 +79,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
 
     TensorPayload? RunForward(ShardStepRequest request, string key)
     {
+        long startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         var shard = _shard!;
         foreach (long released in request.ReleasedSequences)
             if (_caches.Remove(released, out var cache)) cache.Dispose();
@@ -87,7 +88,10 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         using var scope = NewDisposeScope();
         var input = request.Input.ToTensor(shard.Device);
         var output = shard.ForwardShard(input, new StepLayout([], request.Positions, request.LogitRows), segments);
-        return _assignment!.Rank == 0 ? TensorPayload.From(output) : null;
+        var a = _assignment!;
+        var payload = a.Rank == 0 ? TensorPayload.From(output) : null;
+        Granary.Engine.Serving.StepMetrics.RecordShardStep(startedAt, a.Deployment, a.Stage, a.Rank);
+        return payload;
     }
 
     // The sequence's cache on this shard, made on first sight and rolled back to where the router says it ends.

@@ -30,15 +30,18 @@ public static class MetricNames
     /// <summary>KV positions held, by tier; only the device tier exists until the KV tier lands.</summary>
     public const string KvTierTokens = "granary_kv_tier_tokens";
 
-    /// <summary>Recorded by the engine (<see cref="Granary.Engine.Serving.StepMetrics"/>).</summary>
+    /// <summary>Per shard {stage, rank}; recorded by the engine and the shard grains (<see cref="Granary.Engine.Serving.StepMetrics"/>).</summary>
     public const string ShardStepTime = "granary_shard_step_seconds";
+
+    /// <summary>A router's whole iteration (schedule, forward over every shard, sample).</summary>
+    public const string RouterStepTime = "granary_router_step_seconds";
 
     /// <summary>Every metric above: what a scrape must show and what the dashboard may query.</summary>
     public static readonly IReadOnlyList<string> All =
     [
         TimeToFirstToken, InterTokenLatency, EndToEndLatency, QueueTime, NumRequestsRunning, NumRequestsWaiting,
         KvCacheUsage, PromptTokens, GenerationTokens, RequestSuccess, SpecDecodeDraftTokens, SpecDecodeAcceptedTokens,
-        RequestFailures, KvTierTokens, ShardStepTime,
+        RequestFailures, KvTierTokens, ShardStepTime, RouterStepTime,
     ];
 
     /// <summary>Label every vLLM metric carries.</summary>
