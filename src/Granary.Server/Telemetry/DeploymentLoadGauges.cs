@@ -84,7 +84,8 @@ public sealed class DeploymentLoadGauges : BackgroundService
         try
         {
             var status = await _gateway.GetStatus(model).WaitAsync(StatusTimeout, stoppingToken);
-            if (_localSilo is null || status.Host == _localSilo) _latest[model] = status;
+            // A router that is (re)loading its shards has no load to report yet.
+            if (!status.IsLoading && (_localSilo is null || status.Host == _localSilo)) _latest[model] = status;
             else _latest.TryRemove(model, out _);
         }
         catch (Exception e) when (!stoppingToken.IsCancellationRequested)
