@@ -40,8 +40,15 @@ function checkValues([schemaFile, valuesFile, overrideFile]) {
   return { valid, errors: (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}`) };
 }
 
-/** Files a kustomization folder stands for; only `resources` is understood (anything else would be silently skipped). */
-function kustomizationFiles(dir) {
+/**
+ * Files a kustomization folder stands for; only `resources` is understood (anything else would be silently skipped).
+ * Like kustomize, a folder that contains one already visited is refused (an overlay inside its base's folder).
+ */
+function kustomizationFiles(dir, visited = []) {
+  const root = path.resolve(dir);
+  const cycle = visited.find((v) => v === root || v.startsWith(root + path.sep));
+  if (cycle) throw new Error(`${dir}: kustomize refuses it, it contains the already visited ${cycle}`);
+  visited = [...visited, root];
   const kustomization = readYamlDocuments(path.join(dir, "kustomization.yaml"))[0];
   const known = new Set(["apiVersion", "kind", "resources"]);
   const unknown = Object.keys(kustomization).filter((key) => !known.has(key));
@@ -49,7 +56,7 @@ function kustomizationFiles(dir) {
   return kustomization.resources.flatMap((resource) => {
     const target = path.join(dir, resource);
     if (!fs.existsSync(target)) throw new Error(`${dir}/kustomization.yaml: resource ${resource} does not exist`);
-    return fs.statSync(target).isDirectory() ? kustomizationFiles(target) : [target];
+    return fs.statSync(target).isDirectory() ? kustomizationFiles(target, visited) : [target];
   });
 }
 

@@ -34,6 +34,9 @@ public static class DeploymentTools
 
     public static string K8sDir => Path.Combine(RepoRoot, "k8s");
 
+    /// <summary>The plain manifests; k8s/ and k8s/monitoring are kustomizations over it.</summary>
+    public static string K8sBaseDir => Path.Combine(RepoRoot, "k8s", "base");
+
     public static string Repo(params string[] parts) => Path.Combine([RepoRoot, .. parts]);
 
     /// <summary><c>helm-render ARGS</c> (the flags of tools/helm-render/main.go, then the chart folder).</summary>

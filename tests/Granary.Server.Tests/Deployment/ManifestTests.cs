@@ -27,6 +27,18 @@ public sealed class ManifestTests
         Assert.Single(overlay, o => o.Kind == "ServiceMonitor");
     }
 
+    [Fact]
+    public void An_overlay_inside_its_base_folder_is_refused_as_kustomize_would()
+    {
+        using var dir = new TempDirectory("granary-kustomize");
+        Directory.CreateDirectory(dir.Combine("overlay"));
+        File.WriteAllText(dir.Combine("kustomization.yaml"), "resources:\n  - overlay\n");
+        File.WriteAllText(dir.Combine("overlay", "kustomization.yaml"), "resources:\n  - ../\n");
+        var result = DeploymentTools.Validate("manifests", dir.Path);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("kustomize refuses it", result.Stdout);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -43,16 +55,16 @@ public sealed class ManifestTests
     }
 
     [Fact]
-    public void K8s_is_exactly_the_chart_rendered_with_its_default_values()
+    public void K8s_base_is_exactly_the_chart_rendered_with_its_default_values()
     {
         using var dir = new TempDirectory("granary-k8s");
         Ok(DeploymentTools.HelmRender("-managed-by", "kustomize", "-out", dir.Path, DeploymentTools.ChartDir));
         var rendered = Directory.GetFiles(dir.Path).Select(f => Path.GetFileName(f)).Order().ToList();
-        var listed = KustomizationResources(DeploymentTools.K8sDir);
+        var listed = KustomizationResources(DeploymentTools.K8sBaseDir);
         Assert.Equal(rendered, listed.Order());
         foreach (string file in rendered)
-            Assert.True(File.ReadAllText(dir.Combine(file)) == File.ReadAllText(Path.Combine(DeploymentTools.K8sDir, file)),
-                $"k8s/{file} differs from the chart's rendering: run tools/k8s-from-chart.sh");
+            Assert.True(File.ReadAllText(dir.Combine(file)) == File.ReadAllText(Path.Combine(DeploymentTools.K8sBaseDir, file)),
+                $"k8s/base/{file} differs from the chart's rendering: run tools/k8s-from-chart.sh");
     }
 
     [Fact]

@@ -59,7 +59,7 @@ public sealed partial class DashboardTests(ServedModelFixture served) : IClassFi
     [Fact]
     public void The_chart_ships_the_same_dashboard_in_its_configmap_for_the_grafana_sidecar()
     {
-        string configMap = File.ReadAllText(DeploymentTools.Repo("k8s", "dashboard-configmap.yaml"));
+        string configMap = File.ReadAllText(DeploymentTools.Repo("k8s", "base", "dashboard-configmap.yaml"));
         Assert.Contains("grafana_dashboard: \"1\"", configMap);
         Assert.Contains("\"uid\": \"granary-serving\"", configMap);
     }
