@@ -13,7 +13,7 @@ public sealed record DecodeMeasurement(int BatchSize, int NumSteps, double Secon
 /// </summary>
 public static class DecodeBenchmark
 {
-    public static DecodeMeasurement Measure(CausalLm model, int batchSize, int promptTokens = 32, int numSteps = 24, int numWarmupSteps = 3)
+    public static DecodeMeasurement Measure(ICausalLm model, int batchSize, int promptTokens = 32, int numSteps = 24, int numWarmupSteps = 3)
     {
         var random = new Random(batchSize);
         int vocab = model.Config.VocabSize;
@@ -37,7 +37,7 @@ public static class DecodeBenchmark
     }
 
     // The sampled token does not change the cost of a step; random ids keep the benchmark independent of sampling.
-    static void DecodeStep(CausalLm model, IReadOnlyList<SequenceKvCache> caches, Random random)
+    static void DecodeStep(ICausalLm model, IReadOnlyList<IKvCache> caches, Random random)
     {
         var inputs = caches.Select(c => new StepInput(c, [random.Next(model.Config.VocabSize)])).ToList();
         using var logits = model.Step(inputs);

@@ -25,7 +25,8 @@ namespace Granary.Grains.Routing;
 /// </summary>
 [Reentrant]
 [CollectionAgeLimit(AlwaysActive = true)]
-public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipService membership, ILogger<RouterGrain> logger) : Grain, IRouterGrain
+public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipService membership, ILocalSiloDetails silo, ILogger<RouterGrain> logger)
+    : Grain, IRouterGrain
 {
     /// <summary>How long a status call waits for a load in progress before answering "loading".</summary>
     static readonly TimeSpan StatusWait = TimeSpan.FromSeconds(10);
@@ -63,7 +64,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
                 tokenizer = ModelLoader.LoadTokenizerFor(deployment.ModelDirectory, ModelConfigJson.Load(deployment.ModelDirectory));
                 // A fresh generation per placement: shard keys are never reused, so no stale shard is ever stepped.
                 var (model, shards) = await ShardedDeployment.LoadAsync(deployment, GrainFactory, generation: Random.Shared.Next(1, int.MaxValue),
-                    waiting => logger.LogInformation("Deployment {Name}: {Waiting}", deployment.Name, waiting));
+                    waiting => logger.LogInformation("Deployment {Name}: {Waiting}", deployment.Name, waiting), silo.SiloAddress);
                 (_model, _shards) = (model, shards);
                 _ = WatchShardSilosAsync(deployment, shards);
             }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Granary.Model.Configuration;
 using Granary.Model.KvCache;
 using Granary.Model.Runtime;
@@ -7,9 +8,11 @@ using static TorchSharp.torch;
 namespace Granary.Grains.Sharding;
 
 /// <summary>
-/// A model whose shards are grains, as the router's engine sees it: one step sends the step's layout to every
-/// rank of stage 0, then stage 0's output to stage 1, and so on; the last stage's rank 0 returns the logits.
-/// Blocking by design: the engine calls it from its serving thread, never from a grain turn.
+/// A model whose shards are grains, as the router's engine sees it. A step is cut into micro-batches (as many
+/// as there are pipeline stages, when the batch allows) that flow through the stages like a pipeline: stage
+/// s+1 runs micro-batch i while stage s runs micro-batch i+1. Each stage takes micro-batches in order, so the
+/// tensor-parallel ranks of a stage always meet in the same all-reduces. The last stage's rank 0 returns the
+/// logits. Blocking by design: the engine calls it from its serving thread, never from a grain turn.
 /// </summary>
 public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IReadOnlyList<IShardGrain>> stages, long numWeightBytes) : ICausalLm
 {
@@ -21,8 +24,13 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
 
     public long NumWeightBytes { get; } = numWeightBytes;
 
-    /// <summary>Bytes of activations sent between stages so far (the hidden states of every hop).</summary>
-    public long NumBytesBetweenStages { get; private set; }
+    public int NumStages => stages.Count;
+
+    /// <summary>Micro-batches per step (at most); 1 turns pipelining off.</summary>
+    public int MaxMicroBatches { get; set; } = stages.Count;
+
+    /// <summary>What the steps so far cost on the wire (for `granary bench pp`).</summary>
+    public ShardTraffic Traffic { get; } = new();
 
     public IKvCache NewCache(int capacity) =>
         new RemoteKvCache(Interlocked.Increment(ref _nextSequenceId), capacity, _released.Enqueue);
@@ -32,32 +40,84 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         StepInput.CheckAll(inputs);
         var caches = inputs.Select(i => i.Cache as RemoteKvCache
             ?? throw new ArgumentException("every input of a sharded step needs a cache this model made")).ToList();
-        var layout = StepLayout.Of(inputs);
-        var segments = inputs.Select((input, i) => new ShardSegment(caches[i].SequenceId, input.TokenIds.Count, caches[i].Length, caches[i].Capacity)).ToArray();
         var released = new List<long>();
         while (_released.TryDequeue(out long id)) released.Add(id);
-        long stepId = Interlocked.Increment(ref _nextStepId);
 
-        using var ids = tensor(layout.TokenIds, int64);
-        var payload = TensorPayload.From(ids);
+        var microBatches = Split(inputs.Count, Math.Min(MaxMicroBatches, inputs.Count));
+        var chains = new Task<TensorPayload>[microBatches.Count];
+        var requests = new Func<TensorPayload, ShardStepRequest>[microBatches.Count];
+        for (int m = 0; m < microBatches.Count; m++)
+        {
+            var (start, count) = microBatches[m];
+            var part = inputs.Skip(start).Take(count).ToList();
+            var layout = StepLayout.Of(part);
+            var segments = part.Select((input, i) => new ShardSegment(caches[start + i].SequenceId, input.TokenIds.Count, caches[start + i].Length, caches[start + i].Capacity)).ToArray();
+            long stepId = Interlocked.Increment(ref _nextStepId);
+            long[] releasedHere = m == 0 ? released.ToArray() : [];
+            requests[m] = input => new ShardStepRequest(stepId, input, layout.Positions, layout.LogitRows, segments, releasedHere);
+            using var ids = tensor(layout.TokenIds, int64);
+            chains[m] = Task.FromResult(TensorPayload.From(ids));
+        }
+        // Stage by stage, each micro-batch's call waits for its own input and for the stage's previous micro-batch.
         for (int stage = 0; stage < stages.Count; stage++)
         {
-            var request = new ShardStepRequest(stepId, payload, layout.Positions, layout.LogitRows, segments, released.ToArray());
-            TensorPayload?[] outputs;
-            try
-            {
-                outputs = Task.WhenAll(stages[stage].Select(rank => rank.Forward(request))).GetAwaiter().GetResult();
-            }
-            catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException)
-            {
-                throw new ModelUnavailableException($"a shard of stage {stage} is unreachable ({e.Message})", e);
-            }
-            payload = outputs[0] ?? throw new InvalidOperationException("rank 0 of a stage returned no output");
-            if (stage < stages.Count - 1) NumBytesBetweenStages += payload.NumBytes;
+            Task previous = Task.CompletedTask;
+            for (int m = 0; m < chains.Length; m++)
+                previous = chains[m] = ForwardAfter(stage, chains[m], previous, requests[m]);
+        }
+        TensorPayload[] outputs;
+        try
+        {
+            outputs = Task.WhenAll(chains).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException)
+        {
+            throw new ModelUnavailableException($"a shard is unreachable ({e.Message})", e);
         }
         for (int i = 0; i < caches.Count; i++) caches[i].Advance(inputs[i].TokenIds.Count);
-        using var logits = payload.ToTensor(CPU);
-        return logits.to(float32);
+        Traffic.CountStep(inputs.Sum(i => i.TokenIds.Count));
+        var logits = outputs.Select(o => o.ToTensor(CPU)).ToList();
+        try
+        {
+            return (logits.Count == 1 ? logits[0].alias() : cat(logits, 0)).to(float32);
+        }
+        finally
+        {
+            foreach (var part in logits) part.Dispose();
+        }
+    }
+
+    async Task<TensorPayload> ForwardAfter(int stage, Task<TensorPayload> input, Task previousAtStage, Func<TensorPayload, ShardStepRequest> request)
+    {
+        var payload = await input.ConfigureAwait(false);
+        try
+        {
+            await previousAtStage.ConfigureAwait(false);
+        }
+        catch
+        {
+            // The earlier micro-batch's failure is reported by its own chain.
+        }
+        long started = Stopwatch.GetTimestamp();
+        var results = await Task.WhenAll(stages[stage].Select(rank => rank.Forward(request(payload)))).ConfigureAwait(false);
+        double callMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var output = results[0].Output ?? throw new InvalidOperationException($"rank 0 of stage {stage} returned no output");
+        Traffic.CountCall(stage, callMs, results.Max(r => r.ForwardMs), stage < stages.Count - 1 ? output.NumBytes : 0, payload.NumBytes);
+        return output;
+    }
+
+    // Contiguous (start, count) ranges of as equal size as possible.
+    static List<(int Start, int Count)> Split(int numInputs, int parts)
+    {
+        var ranges = new List<(int, int)>(parts);
+        int start = 0;
+        for (int p = 0; p < parts; p++)
+        {
+            int count = numInputs / parts + (p < numInputs % parts ? 1 : 0);
+            ranges.Add((start, count));
+            start += count;
+        }
+        return ranges;
     }
 
     public void Dispose()

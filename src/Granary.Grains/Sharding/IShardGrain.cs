@@ -9,8 +9,8 @@ public interface IShardGrain : IGrainWithStringKey
     /// <summary>Loads the shard's weights (slices of the checkpoint) if it has not already.</summary>
     Task Load(ShardAssignment assignment);
 
-    /// <summary>Runs the stage's layers for one step. Rank 0 returns the output (hidden states or, on the last stage, logits); other ranks null.</summary>
-    Task<TensorPayload?> Forward(ShardStepRequest request);
+    /// <summary>Runs the stage's layers for one step (or one micro-batch of it).</summary>
+    Task<ShardStepResult> Forward(ShardStepRequest request);
 
     /// <summary>A peer rank's partial sum for the all-reduce number <paramref name="callIndex"/> of step <paramref name="stepId"/>.</summary>
     Task AcceptPartial(long stepId, int callIndex, int fromRank, TensorPayload partial);

@@ -33,4 +33,5 @@ public sealed record ShardReport(
     [property: Id(4)] int LayerStart,
     [property: Id(5)] int LayerEnd,
     [property: Id(6)] long ParameterBytes,
-    [property: Id(7)] int NumSequences);
+    [property: Id(7)] int NumSequences,
+    [property: Id(8)] long AllReduceBytesSent);

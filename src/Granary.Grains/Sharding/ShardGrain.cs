@@ -23,6 +23,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(60);
 
     readonly SemaphoreSlim _forwardGate = new(1, 1);
+    ShardWorker? _worker;
     readonly Dictionary<long, SequenceKvCache> _caches = [];
     ShardAssignment? _assignment;
     CausalLm? _shard;
@@ -61,7 +62,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
             _shard.NumWeightBytes / 1e6, (DateTime.UtcNow - started).TotalSeconds);
     }
 
-    public async Task<TensorPayload?> Forward(ShardStepRequest request)
+    public async Task<ShardStepResult> Forward(ShardStepRequest request)
     {
         if (_loading is null) throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} was never loaded (its silo may have restarted)");
         await _loading;
@@ -69,7 +70,8 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         try
         {
             string key = this.GetPrimaryKeyString();
-            return await Task.Factory.StartNew(() => RunForward(request, key), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            _worker ??= new ShardWorker($"granary-shard-{_assignment!.Stage}-{_assignment.Rank}");
+            return await _worker.Run(() => RunForward(request, key));
         }
         finally
         {
@@ -77,9 +79,9 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         }
     }
 
-    TensorPayload? RunForward(ShardStepRequest request, string key)
+    ShardStepResult RunForward(ShardStepRequest request, string key)
     {
-        long startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var shard = _shard!;
         foreach (long released in request.ReleasedSequences)
             if (_caches.Remove(released, out var cache)) cache.Dispose();
@@ -90,8 +92,8 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         var output = shard.ForwardShard(input, new StepLayout([], request.Positions, request.LogitRows), segments);
         var a = _assignment!;
         var payload = a.Rank == 0 ? TensorPayload.From(output) : null;
-        Granary.Engine.Serving.StepMetrics.RecordShardStep(startedAt, a.Deployment, a.Stage, a.Rank);
-        return payload;
+        Granary.Engine.Serving.StepMetrics.RecordShardStep(started, a.Deployment, a.Stage, a.Rank);
+        return new ShardStepResult(payload, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
     // The sequence's cache on this shard, made on first sight and rolled back to where the router says it ends.
@@ -115,7 +117,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     {
         var a = _assignment ?? throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} was never loaded");
         return Task.FromResult(new ShardReport(this.GetPrimaryKeyString(), ShardKey.SiloOf(this.GetPrimaryKeyString()).ToString(),
-            a.Stage, a.Rank, a.LayerStart, a.LayerEnd, _shard?.NumWeightBytes ?? 0, _caches.Count));
+            a.Stage, a.Rank, a.LayerStart, a.LayerEnd, _shard?.NumWeightBytes ?? 0, _caches.Count, _remoteGroup?.NumBytesSent ?? 0));
     }
 
     public Task Unload()
@@ -128,6 +130,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     {
         foreach (var cache in _caches.Values) cache.Dispose();
         _caches.Clear();
+        _worker?.Dispose();
         _shard?.Dispose();
         return Task.CompletedTask;
     }

@@ -7,13 +7,16 @@ namespace Granary.Grains.Sharding;
 /// Decides which silo holds each shard of a plan, from the device slots every silo offers. Rules, in order:
 /// never two shards on one slot; a stage's tensor-parallel ranks stay in one silo when a silo has slots for
 /// all of them (their all-reduces then never leave the process); stages spread over different silos when
-/// they can (so a stage's silo does one stage's work); otherwise the silo with most free slots. Deterministic
-/// for a given silo list, so every router decides the same.
+/// they can (so a stage's silo does one stage's work); otherwise the silo with most free slots. The last
+/// stage goes to the router's silo when it has room: its output is the logits (vocabulary-sized rows, by far
+/// the largest activations), which then reach the router without crossing the network. Deterministic for a
+/// given silo list, so every router decides the same.
 /// </summary>
 public static class ShardPlacementPlanner
 {
     /// <summary>Silo index of each shard, [stage][rank]. A user error when the cluster has too few slots.</summary>
-    public static int[][] Place(ParallelPlan plan, IReadOnlyList<int> slotsPerSilo)
+    /// <param name="routerSilo">Index of the router's silo, if it is one of them.</param>
+    public static int[][] Place(ParallelPlan plan, IReadOnlyList<int> slotsPerSilo, int? routerSilo = null)
     {
         int total = slotsPerSilo.Sum();
         if (total < plan.NumShards)
@@ -22,10 +25,14 @@ public static class ShardPlacementPlanner
         var free = slotsPerSilo.ToArray();
         var stagesOn = new int[free.Length];
         var placement = new int[plan.PipelineStages][];
-        for (int stage = 0; stage < plan.PipelineStages; stage++)
+        int last = plan.PipelineStages - 1;
+        var order = Enumerable.Range(0, plan.PipelineStages).ToList();
+        bool lastNearRouter = routerSilo is { } r && r >= 0 && r < free.Length && free[r] >= plan.TensorParallelRanks;
+        if (lastNearRouter) order = [last, .. order.Take(last)];
+        foreach (int stage in order)
         {
             int ranks = plan.TensorParallelRanks;
-            int whole = Best(free, stagesOn, s => free[s] >= ranks);
+            int whole = stage == last && lastNearRouter ? routerSilo!.Value : Best(free, stagesOn, s => free[s] >= ranks);
             placement[stage] = new int[ranks];
             for (int rank = 0; rank < ranks; rank++)
             {

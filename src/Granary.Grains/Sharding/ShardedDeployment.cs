@@ -17,12 +17,12 @@ public static class ShardedDeployment
     public static TimeSpan SlotWait { get; set; } = TimeSpan.FromMinutes(2);
 
     public static async Task<(GrainShardedCausalLm Model, IReadOnlyList<ShardReport> Shards)> LoadAsync(
-        DeploymentOptions deployment, IGrainFactory grains, int generation, Action<string>? waiting = null)
+        DeploymentOptions deployment, IGrainFactory grains, int generation, Action<string>? waiting = null, SiloAddress? routerSilo = null)
     {
         var config = ModelConfigJson.Load(deployment.ModelDirectory);
         var plan = deployment.Plan;
         var specs = ShardSpec.ForPlan(config, plan);
-        var (silos, placement) = await PlaceAsync(plan, grains, waiting);
+        var (silos, placement) = await PlaceAsync(plan, grains, waiting, routerSilo);
 
         var stages = new List<IReadOnlyList<IShardGrain>>();
         var loads = new List<Task>();
@@ -49,7 +49,7 @@ public static class ShardedDeployment
     }
 
     // The active silos (in a stable order) and the shards' silo indices, once the cluster has slots for them all.
-    static async Task<(List<SiloAddress> Silos, int[][] Placement)> PlaceAsync(ParallelPlan plan, IGrainFactory grains, Action<string>? waiting)
+    static async Task<(List<SiloAddress> Silos, int[][] Placement)> PlaceAsync(ParallelPlan plan, IGrainFactory grains, Action<string>? waiting, SiloAddress? routerSilo)
     {
         var deadline = DateTime.UtcNow + SlotWait;
         var lastReport = DateTime.MinValue;
@@ -59,7 +59,7 @@ public static class ShardedDeployment
             var silos = hosts.Keys.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToList();
             var slots = await Task.WhenAll(silos.Select(s => grains.GetGrain<ISiloDevicesGrain>(ShardKey.ForSilo(s)).GetDeviceSlots()));
             if (slots.Sum() >= plan.NumShards || DateTime.UtcNow >= deadline)
-                return (silos, ShardPlacementPlanner.Place(plan, slots)); // throws the user error when still short
+                return (silos, ShardPlacementPlanner.Place(plan, slots, routerSilo is null ? null : silos.IndexOf(routerSilo))); // throws when still short
             if (DateTime.UtcNow - lastReport > TimeSpan.FromSeconds(10))
             {
                 waiting?.Invoke($"plan {plan} needs {plan.NumShards} device slots, the cluster has {slots.Sum()} on {silos.Count} silo(s); waiting for more silos");

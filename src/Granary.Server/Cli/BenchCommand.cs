@@ -23,6 +23,7 @@ internal static class BenchCommand
         var command = new Command("bench", "Benchmarks");
         command.Subcommands.Add(Decode(stdout, stderr));
         command.Subcommands.Add(Serve(stdout, stderr));
+        command.Subcommands.Add(BenchPipelineCommand.Create(stdout, stderr));
         return command;
     }
 

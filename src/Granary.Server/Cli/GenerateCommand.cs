@@ -25,7 +25,7 @@ internal static class GenerateCommand
         var seed = new Option<long?>("--seed") { Description = "Seed for reproducible sampling" };
         var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable)", AllowMultipleArgumentsPerToken = false };
         var chat = new Option<bool>("--chat") { Description = "Wrap the prompt as a user message in the model's chat template" };
-        var plan = new Option<string?>("--plan") { Description = "Run the model cut into shards in this process: pp=P,tp=T (pipeline stages x tensor-parallel ranks)" };
+        var plan = new Option<string?>("--plan") { Description = "Run the model as shard grains on silos started in this process: pp=P,tp=T (pipeline stages x tensor-parallel ranks)" };
         var dtype = CliOptions.DType();
         var device = CliOptions.Device();
         var json = CliOptions.Json();
@@ -49,7 +49,7 @@ internal static class GenerateCommand
             var request = new GenerateInvocation(
                 DefaultModels.ResolveTarget(parse.GetValue(model)), parse.GetValue(prompt)!, parse.GetValue(chat), sampling,
                 ParallelPlan.Parse(parse.GetValue(plan)), parse.GetValue(dtype), parse.GetValue(device)!, parse.GetValue(json));
-            return Run(request, stdout, stderr);
+            return Run(request, stdout, stderr).GetAwaiter().GetResult();
         });
         return command;
     }
@@ -57,11 +57,11 @@ internal static class GenerateCommand
     sealed record GenerateInvocation(
         string ModelDir, string Prompt, bool Chat, SamplingParams Sampling, ParallelPlan Plan, string? DType, string Device, bool Json);
 
-    static int Run(GenerateInvocation invocation, TextWriter stdout, TextWriter stderr)
+    static async Task<int> Run(GenerateInvocation invocation, TextWriter stdout, TextWriter stderr)
     {
         var loadWatch = Stopwatch.StartNew();
         var options = new ModelLoadOptions(invocation.DType is null ? null : RunDType.Parse(invocation.DType, "--dtype"), invocation.Device);
-        using var loaded = LoadProgressBar.Load(invocation.ModelDir, options, invocation.Plan, stderr);
+        await using var loaded = await RunnableModel.LoadAsync(invocation.ModelDir, options, invocation.Plan, stderr);
         double loadMs = loadWatch.Elapsed.TotalMilliseconds;
 
         var promptIds = EncodePrompt(loaded.Tokenizer, invocation.Prompt, invocation.Chat);

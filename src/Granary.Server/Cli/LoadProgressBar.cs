@@ -1,7 +1,4 @@
-using Granary.Abstractions.Sharding;
 using Granary.Model.Loading;
-using Granary.Model.Sharding;
-using Granary.Model.Tokenization;
 using Granary.Model.Runtime;
 using Spectre.Console;
 
@@ -13,22 +10,6 @@ namespace Granary.Server.Cli;
 /// </summary>
 internal static class LoadProgressBar
 {
-    /// <summary>
-    /// The model and its tokenizer: on one device, or under <paramref name="plan"/> as in-process shards
-    /// (loaded without a bar: each shard reads only its slices, so the bar would restart per shard).
-    /// </summary>
-    public static RunnableModel Load(string modelDir, ModelLoadOptions options, ParallelPlan plan, TextWriter stderr)
-    {
-        if (plan.IsSingle)
-        {
-            var loaded = Load(modelDir, options, stderr);
-            return new RunnableModel(loaded.Model, loaded.Tokenizer, loaded);
-        }
-        var sharded = ShardedCausalLm.LoadWithTokenizer(modelDir, options, plan);
-        TorchRuntime.FitThreadsToModel(sharded.Model);
-        return new RunnableModel(sharded.Model, sharded.Tokenizer, sharded);
-    }
-
     public static LoadedModel Load(string modelDir, ModelLoadOptions options, TextWriter stderr)
     {
         var loaded = LoadQuietlyOrWithBar(modelDir, options, stderr);
@@ -60,10 +41,4 @@ internal static class LoadProgressBar
     {
         public void Report(LoadProgress value) => report(value);
     }
-}
-
-/// <summary>A model ready to step, whichever way it was loaded, with its tokenizer; disposing it unloads it.</summary>
-internal sealed record RunnableModel(ICausalLm Model, TextTokenizer Tokenizer, IDisposable Owner) : IDisposable
-{
-    public void Dispose() => Owner.Dispose();
 }

@@ -20,7 +20,12 @@ public sealed class ShardedClusterFixture : IAsyncLifetime
 
     public static readonly SynthesisOptions Shape = SynthesizedModelFolder.SmallOptions with { NumLayers = 5, NumHeads = 4, NumKvHeads = 2, MaxPositionEmbeddings = 256 };
 
+    /// <summary>A second shape for the logits tests: tied LM head, one KV head (replicated over tp ranks), 4 layers.</summary>
+    public static readonly SynthesisOptions TiedMqaShape = SynthesizedModelFolder.SmallOptions with { NumLayers = 4, NumHeads = 4, NumKvHeads = 1, TieWordEmbeddings = true, Seed = 7 };
+
     readonly SynthesizedModelFolder _folder = new(Shape);
+    readonly SynthesizedModelFolder _tiedMqa = new(TiedMqaShape);
+    LoadedModel? _tiedMqaReference;
     InProcessTestCluster? _cluster;
     LoadedModel? _reference;
     int _silosConfigured;
@@ -32,6 +37,10 @@ public sealed class ShardedClusterFixture : IAsyncLifetime
     public LoadedModel Reference => _reference ?? throw new InvalidOperationException("the reference model is not loaded");
 
     public string ModelDirectory => _folder.Path;
+
+    public string TiedMqaDirectory => _tiedMqa.Path;
+
+    public LoadedModel TiedMqaReference => _tiedMqaReference ?? throw new InvalidOperationException("the reference model is not loaded");
 
     public static string DeploymentName(string plan) => "tiny-" + plan.Replace(',', '-').Replace("=", "");
 
@@ -56,6 +65,7 @@ public sealed class ShardedClusterFixture : IAsyncLifetime
         _cluster = builder.Build();
         await _cluster.DeployAsync();
         _reference = ModelLoader.Load(_folder.Path, new ModelLoadOptions());
+        _tiedMqaReference = ModelLoader.Load(_tiedMqa.Path, new ModelLoadOptions());
     }
 
     public async Task DisposeAsync()
@@ -66,7 +76,9 @@ public sealed class ShardedClusterFixture : IAsyncLifetime
             await _cluster.DisposeAsync();
         }
         _reference?.Dispose();
+        _tiedMqaReference?.Dispose();
         _folder.Dispose();
+        _tiedMqa.Dispose();
     }
 }
 

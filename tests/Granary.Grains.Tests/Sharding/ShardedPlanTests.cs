@@ -22,22 +22,34 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
 
     public static TheoryData<string> Plans => new(ShardedClusterFixture.Plans);
 
-    [Theory]
-    [MemberData(nameof(Plans))]
-    public async Task Shard_grains_give_the_single_device_logits_every_step(string plan)
+    public static TheoryData<string, string> PlansAndShapes()
     {
-        var (model, _) = await ShardedDeployment.LoadAsync(fixture.Deployment(plan), fixture.Client, Interlocked.Increment(ref _generation));
+        var data = new TheoryData<string, string>();
+        foreach (string plan in ShardedClusterFixture.Plans) data.Add(plan, "gqa-5-layers");
+        foreach (string plan in new[] { "pp=3", "tp=4", "pp=2,tp=2" }) data.Add(plan, "tied-mqa");
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(PlansAndShapes))]
+    public async Task Shard_grains_give_the_single_device_logits_every_step(string plan, string shape)
+    {
+        bool tied = shape == "tied-mqa";
+        var deployment = fixture.Deployment(plan) with { ModelDirectory = tied ? fixture.TiedMqaDirectory : fixture.ModelDirectory };
+        var referenceModel = (tied ? fixture.TiedMqaReference : fixture.Reference).Model;
+        var (model, _) = await ShardedDeployment.LoadAsync(deployment, fixture.Client, Interlocked.Increment(ref _generation));
         using (model)
         {
             // Blocking steps run off the test's synchronization context, as they do on the router's serving thread.
-            var (sharded, reference) = await Task.Run(() => (Run(model), Run(fixture.Reference.Model)));
+            var (sharded, reference) = await Task.Run(() => (Run(model), Run(referenceModel)));
             Assert.Equal(reference.Tokens, sharded.Tokens);
             for (int step = 0; step < reference.Logits.Count; step++)
             {
                 double difference = (reference.Logits[step] - sharded.Logits[step]).abs().max().item<float>();
                 Assert.True(difference <= LogitTolerance, $"plan {plan}, step {step}: logits differ by {difference:G3}");
             }
-            Assert.True(model.NumBytesBetweenStages > 0 == plan.Contains("pp"), $"bytes between stages: {model.NumBytesBetweenStages}");
+            var traffic = model.Traffic.Snapshot();
+            Assert.True(traffic.BytesBetweenStages > 0 == plan.Contains("pp"), $"bytes between stages: {traffic.BytesBetweenStages}");
         }
     }
 

@@ -1,0 +1,53 @@
+namespace Granary.Grains.Sharding;
+
+/// <summary>
+/// Running totals of a sharded model's steps: stage calls, the time they took on the router's clock against
+/// the shards' own forward time (the difference is the hop: messaging, serialization, queueing), and the
+/// bytes of activations moved. Thread-safe; read by benchmarks and status.
+/// </summary>
+public sealed class ShardTraffic
+{
+    readonly object _lock = new();
+    long _calls, _tokens, _steps, _bytesBetweenStages, _bytesIntoStages;
+    double _callMs, _forwardMs;
+
+    public void CountCall(int stage, double callMs, double forwardMs, long bytesOut, long bytesIn)
+    {
+        lock (_lock)
+        {
+            _calls++;
+            _callMs += callMs;
+            _forwardMs += forwardMs;
+            _bytesBetweenStages += bytesOut;
+            _bytesIntoStages += bytesIn;
+        }
+    }
+
+    public void CountStep(int numTokens)
+    {
+        lock (_lock)
+        {
+            _steps++;
+            _tokens += numTokens;
+        }
+    }
+
+    public ShardTrafficSnapshot Snapshot()
+    {
+        lock (_lock)
+            return new ShardTrafficSnapshot(_steps, _tokens, _calls, _callMs, _forwardMs, _bytesBetweenStages, _bytesIntoStages);
+    }
+}
+
+public sealed record ShardTrafficSnapshot(long Steps, long Tokens, long StageCalls, double CallMs, double ForwardMs, long BytesBetweenStages, long BytesIntoStages)
+{
+    /// <summary>Mean router-observed time of a stage call beyond the shard's own forward.</summary>
+    public double MeanHopMs => StageCalls == 0 ? 0 : (CallMs - ForwardMs) / StageCalls;
+
+    /// <summary>Hidden-state bytes sent from one stage to the next, per token of the batch.</summary>
+    public double BytesBetweenStagesPerToken => Tokens == 0 ? 0 : (double)BytesBetweenStages / Tokens;
+
+    public ShardTrafficSnapshot Minus(ShardTrafficSnapshot earlier) => new(
+        Steps - earlier.Steps, Tokens - earlier.Tokens, StageCalls - earlier.StageCalls, CallMs - earlier.CallMs,
+        ForwardMs - earlier.ForwardMs, BytesBetweenStages - earlier.BytesBetweenStages, BytesIntoStages - earlier.BytesIntoStages);
+}
