@@ -108,13 +108,25 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
         var (oldLoop, oldModel) = (_loop, _model);
         (_loop, _model, _shards) = (null, null, []);
         _loaded = LoadAsync(deployment);
-        // The old loop may be blocked in a step on the lost shard: stop it off the grain's turn.
-        _ = Task.Run(() =>
+        // The old loop may be blocked in a step on the lost shard: stop it off the grain's turn, and only then
+        // unload the surviving old shards (a step still running would otherwise meet an emptied shard).
+        var unloads = oldShards.Select(s => GrainFactory.GetGrain<IShardGrain>(s.Key)).ToList();
+        _ = Task.Run(async () =>
         {
             oldLoop?.Stop($"{reason}; the deployment is being placed again, retry the request");
             oldModel?.Dispose();
+            foreach (var shard in unloads)
+            {
+                try
+                {
+                    await shard.Unload();
+                }
+                catch (Exception)
+                {
+                    // The lost silo's shards are gone already.
+                }
+            }
         });
-        foreach (var shard in oldShards) _ = GrainFactory.GetGrain<IShardGrain>(shard.Key).Unload().ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
     /// <summary>Where the deployment's shards are (empty when the router holds the whole model).</summary>

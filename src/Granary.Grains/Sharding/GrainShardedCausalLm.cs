@@ -70,7 +70,7 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         {
             outputs = Task.WhenAll(chains).GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException)
+        catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException or ShardUnavailableException)
         {
             throw new ModelUnavailableException($"a shard is unreachable ({e.Message})", e);
         }

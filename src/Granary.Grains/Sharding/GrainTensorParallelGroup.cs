@@ -5,10 +5,10 @@ using static TorchSharp.torch;
 namespace Granary.Grains.Sharding;
 
 /// <summary>
-/// Tensor-parallel ranks on different silos: each all-reduce sends this rank's partial to every peer shard
-/// grain as a <see cref="TensorPayload"/> and waits for theirs, then sums all partials in rank order (so
-/// every rank computes bitwise the same sum). Partials are matched by (step, call index): the layers of
-/// a stage call <see cref="AllReduceSum"/> in the same order on every rank.
+/// Tensor-parallel ranks on different silos: each collective sends this rank's tensor to every peer shard
+/// grain as a <see cref="TensorPayload"/> and waits for theirs, then combines all of them in rank order (so
+/// every rank computes bitwise the same sum or concatenation). Tensors are matched by (step, call index):
+/// the layers of a stage call the collectives in the same order on every rank.
 /// <see cref="AllReduceSum"/> blocks; it runs on the shard's forward thread, never on a grain turn.
 /// </summary>
 public sealed class GrainTensorParallelGroup(int rank, IReadOnlyList<IShardGrain> peers, Device device, TimeSpan timeout) : ITensorParallelGroup
@@ -31,10 +31,20 @@ public sealed class GrainTensorParallelGroup(int rank, IReadOnlyList<IShardGrain
         _callIndex = 0;
     }
 
-    public Tensor AllReduceSum(Tensor partial)
+    public Tensor AllReduceSum(Tensor partial) => Exchange(partial, parts =>
+    {
+        var sum = parts[0].clone();
+        for (int r = 1; r < parts.Length; r++) sum.add_(parts[r]);
+        return sum;
+    });
+
+    public Tensor AllGather(Tensor part) => Exchange(part, parts => cat(parts, 0));
+
+    // Sends this rank's tensor to every peer, waits for theirs, and combines all of them in rank order.
+    Tensor Exchange(Tensor mine, Func<Tensor[], Tensor> combine)
     {
         var key = (_stepId, _callIndex++);
-        var payload = TensorPayload.From(partial);
+        var payload = TensorPayload.From(mine);
         var sends = peers.Select((peer, r) => r == rank ? Task.CompletedTask : peer.AcceptPartial(key.Item1, key.Item2, rank, payload)).ToArray();
         NumBytesSent += payload.NumBytes * (peers.Count - 1);
         var mailbox = _mailboxes.GetOrAdd(key, _ => new Mailbox(peers.Count));
@@ -43,9 +53,7 @@ public sealed class GrainTensorParallelGroup(int rank, IReadOnlyList<IShardGrain
             if (!mailbox.AllArrived.Wait(timeout))
                 throw new TimeoutException($"tensor-parallel rank {rank}: peers did not send their partial sums within {timeout.TotalSeconds:F0} s (a shard's silo may have left)");
             Task.WaitAll(sends);
-            var sum = (mailbox.Partials[0] ?? partial).clone();
-            for (int r = 1; r < peers.Count; r++) sum.add_(r == rank ? partial : mailbox.Partials[r]!);
-            return sum;
+            return combine(Enumerable.Range(0, peers.Count).Select(r => r == rank ? mine : mailbox.Partials[r]!).ToArray());
         }
         finally
         {

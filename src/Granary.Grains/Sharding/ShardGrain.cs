@@ -29,6 +29,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     CausalLm? _shard;
     GrainTensorParallelGroup? _remoteGroup;
     Task? _loading;
+    bool _unloaded;
 
     public Task Load(ShardAssignment assignment)
     {
@@ -64,7 +65,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
 
     public async Task<ShardStepResult> Forward(ShardStepRequest request)
     {
-        if (_loading is null) throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} was never loaded (its silo may have restarted)");
+        if (_loading is null || _unloaded) throw new ShardUnavailableException($"shard {this.GetPrimaryKeyString()} holds no weights (it was unloaded, or its silo restarted)");
         await _loading;
         await _forwardGate.WaitAsync();
         try
@@ -122,6 +123,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
 
     public Task Unload()
     {
+        _unloaded = true;
         DeactivateOnIdle();
         return Task.CompletedTask;
     }

@@ -16,6 +16,9 @@ public interface ITensorParallelGroup
 
     /// <summary>Sum over ranks of <paramref name="partial"/> (same shape on every rank); a new tensor.</summary>
     Tensor AllReduceSum(Tensor partial);
+
+    /// <summary>Every rank's <paramref name="part"/> (same shape but dim 0), concatenated along dim 0 in rank order; a new tensor.</summary>
+    Tensor AllGather(Tensor part);
 }
 
 /// <summary>A group of one: the partial product is already the whole.</summary>
@@ -28,4 +31,6 @@ public sealed class SingleRankGroup : ITensorParallelGroup
     public int Size => 1;
 
     public Tensor AllReduceSum(Tensor partial) => partial.alias();
+
+    public Tensor AllGather(Tensor part) => part.alias();
 }

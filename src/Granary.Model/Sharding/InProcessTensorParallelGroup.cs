@@ -5,7 +5,7 @@ namespace Granary.Model.Sharding;
 /// <summary>
 /// Tensor-parallel ranks in one process, each running its forward on its own thread: an all-reduce is a
 /// rendezvous where every rank leaves its partial in a shared slot and reads the others' in place (no copy
-/// of any partial), summing them in rank order. Create the ranks of one group with <see cref="Create"/>.
+/// of any partial), summing them in rank order; an all-gather concatenates them the same way. Create the ranks of one group with <see cref="Create"/>.
 /// </summary>
 public sealed class InProcessTensorParallelGroup : ITensorParallelGroup
 {
@@ -29,7 +29,14 @@ public sealed class InProcessTensorParallelGroup : ITensorParallelGroup
         return Enumerable.Range(0, size).Select(r => (ITensorParallelGroup)new InProcessTensorParallelGroup(rendezvous, r)).ToArray();
     }
 
-    public Tensor AllReduceSum(Tensor partial) => _rendezvous.AllReduceSum(Rank, partial);
+    public Tensor AllReduceSum(Tensor partial) => _rendezvous.Exchange(Rank, partial, parts =>
+    {
+        var sum = parts[0].clone();
+        for (int r = 1; r < parts.Length; r++) sum.add_(parts[r]);
+        return sum;
+    });
+
+    public Tensor AllGather(Tensor part) => _rendezvous.Exchange(Rank, part, parts => cat(parts, 0));
 
     /// <summary>Abandons the group: ranks waiting in an all-reduce (or arriving later) fail instead of hanging.</summary>
     public void Abort() => _rendezvous.Abort();
@@ -43,22 +50,22 @@ public sealed class InProcessTensorParallelGroup : ITensorParallelGroup
 
         public int Size => size;
 
-        public Tensor AllReduceSum(int rank, Tensor partial)
+        // Every rank leaves its tensor, then combines all of them (read in place) into a new tensor of its own.
+        public Tensor Exchange(int rank, Tensor mine, Func<Tensor[], Tensor> combine)
         {
-            _slots[rank] = partial;
+            _slots[rank] = mine;
             Wait();
-            Tensor sum;
+            Tensor result;
             try
             {
-                sum = _slots[0]!.clone();
-                for (int r = 1; r < size; r++) sum.add_(_slots[r]!);
+                result = combine(_slots.Select(s => s!).ToArray());
             }
             finally
             {
                 Wait();
             }
             _slots[rank] = null;
-            return sum;
+            return result;
         }
 
         void Wait()

@@ -41,13 +41,10 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
         using (model)
         {
             // Blocking steps run off the test's synchronization context, as they do on the router's serving thread.
-            var (sharded, reference) = await Task.Run(() => (Run(model), Run(referenceModel)));
+            var (sharded, reference) = await Task.Run(() => (MixedStepScript.Run(model), MixedStepScript.Run(referenceModel)));
             Assert.Equal(reference.Tokens, sharded.Tokens);
-            for (int step = 0; step < reference.Logits.Count; step++)
-            {
-                double difference = (reference.Logits[step] - sharded.Logits[step]).abs().max().item<float>();
-                Assert.True(difference <= LogitTolerance, $"plan {plan}, step {step}: logits differ by {difference:G3}");
-            }
+            double difference = MixedStepScript.MaxLogitDifference(reference, sharded);
+            Assert.True(difference <= LogitTolerance, $"plan {plan}: logits differ by {difference:G3}");
             var traffic = model.Traffic.Snapshot();
             Assert.True(traffic.BytesBetweenStages > 0 == plan.Contains("pp"), $"bytes between stages: {traffic.BytesBetweenStages}");
         }
@@ -101,39 +98,4 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
     }
 
     static int ParsePlanShards(string plan) => Granary.Abstractions.Sharding.ParallelPlan.Parse(plan).NumShards;
-
-    sealed record RunResult(List<int> Tokens, List<Tensor> Logits);
-
-    // Two sequences prefilled together, decoded greedily, a third joining with its prompt mid-way.
-    static RunResult Run(ICausalLm model)
-    {
-        var tokens = new List<int>();
-        var logits = new List<Tensor>();
-        int vocab = model.Config.VocabSize;
-        var prompts = new[] { TinyModels.RandomTokens(7, vocab, 1), TinyModels.RandomTokens(3, vocab, 2), TinyModels.RandomTokens(5, vocab, 3) };
-        var caches = prompts.Select(_ => model.NewCache(32)).ToArray();
-        var last = new int[prompts.Length];
-        try
-        {
-            Record(model.Step([new StepInput(caches[0], prompts[0]), new StepInput(caches[1], prompts[1])]), [0, 1]);
-            for (int step = 0; step < 5; step++)
-            {
-                var inputs = new List<StepInput> { new(caches[0], [last[0]]), new(caches[1], [last[1]]) };
-                if (step >= 2) inputs.Add(new StepInput(caches[2], step == 2 ? prompts[2] : [last[2]]));
-                Record(model.Step(inputs), step >= 2 ? [0, 1, 2] : [0, 1]);
-            }
-            return new RunResult(tokens, logits);
-        }
-        finally
-        {
-            foreach (var cache in caches) cache.Dispose();
-        }
-
-        void Record(Tensor stepLogits, int[] sequences)
-        {
-            logits.Add(stepLogits);
-            var next = stepLogits.argmax(-1).data<long>().ToArray();
-            for (int i = 0; i < sequences.Length; i++) tokens.Add(last[sequences[i]] = (int)next[i]);
-        }
-    }
 }

@@ -39,15 +39,12 @@ public sealed class ShardedCausalLmTests
         using var reference = ModelLoader.Load(folder.Path, options);
         using var sharded = ShardedCausalLm.Load(folder.Path, options, ParallelPlan.Parse(planText));
 
-        var referenceRun = Run(reference.Model);
-        var shardedRun = Run(sharded);
+        var referenceRun = MixedStepScript.Run(reference.Model);
+        var shardedRun = MixedStepScript.Run(sharded);
 
         Assert.Equal(referenceRun.Tokens, shardedRun.Tokens);
-        for (int step = 0; step < referenceRun.Logits.Count; step++)
-        {
-            double difference = (referenceRun.Logits[step] - shardedRun.Logits[step]).abs().max().item<float>();
-            Assert.True(difference <= LogitTolerance, $"step {step}: logits differ by {difference:G3} (> {LogitTolerance})");
-        }
+        double difference = MixedStepScript.MaxLogitDifference(referenceRun, shardedRun);
+        Assert.True(difference <= LogitTolerance, $"logits differ by {difference:G3} (> {LogitTolerance})");
     }
 
     [Fact]
@@ -96,53 +93,4 @@ public sealed class ShardedCausalLmTests
         "tied-mqa" => SynthesizedModelFolder.SmallOptions with { NumLayers = 4, NumHeads = 4, NumKvHeads = 1, TieWordEmbeddings = true },
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
-
-    sealed record RunResult(List<int> Tokens, List<Tensor> Logits);
-
-    // Three sequences: prefill two of them, decode them greedily while the third's prompt joins mid-way.
-    static RunResult Run(ICausalLm model)
-    {
-        var tokens = new List<int>();
-        var logits = new List<Tensor>();
-        int vocab = model.Config.VocabSize;
-        var prompts = new[] { TinyModels.RandomTokens(7, vocab, 1), TinyModels.RandomTokens(3, vocab, 2), TinyModels.RandomTokens(5, vocab, 3) };
-        var caches = prompts.Select(_ => model.NewCache(32)).ToArray();
-        try
-        {
-            var last = new int[prompts.Length];
-            Record(model.Step([new StepInput(caches[0], prompts[0]), new StepInput(caches[1], prompts[1])]), [0, 1]);
-            for (int step = 0; step < 6; step++)
-            {
-                var inputs = new List<StepInput> { new(caches[0], [last[0]]), new(caches[1], [last[1]]) };
-                int[] order = [0, 1];
-                if (step == 2)
-                {
-                    inputs.Add(new StepInput(caches[2], prompts[2]));
-                    order = [0, 1, 2];
-                }
-                else if (step > 2)
-                {
-                    inputs.Add(new StepInput(caches[2], [last[2]]));
-                    order = [0, 1, 2];
-                }
-                Record(model.Step(inputs), order);
-            }
-            return new RunResult(tokens, logits);
-
-            void Record(Tensor stepLogits, int[] sequences)
-            {
-                logits.Add(stepLogits);
-                var next = stepLogits.argmax(-1).data<long>().ToArray();
-                for (int i = 0; i < sequences.Length; i++)
-                {
-                    last[sequences[i]] = (int)next[i];
-                    tokens.Add((int)next[i]);
-                }
-            }
-        }
-        finally
-        {
-            foreach (var cache in caches) cache.Dispose();
-        }
-    }
 }
