@@ -40,7 +40,7 @@ public sealed class MetricsEndpointTests(ServedModelFixture served) : IClassFixt
         generatedTokens += streamUsage.GetProperty("completion_tokens").GetInt32();
         Assert.Equal(3 * 6 + 5, generatedTokens);
 
-        var scrape = await ScrapeOnceLoadIsSampledAsync();
+        var scrape = await ScrapeOnceLoadIsSampledIdleAsync();
 
         foreach (string name in MetricNames.All)
             Assert.True(scrape.Has(name), $"{name} is not in the scrape:\n{scrape.Text}");
@@ -63,7 +63,7 @@ public sealed class MetricsEndpointTests(ServedModelFixture served) : IClassFixt
         var ttftInf = scrape.Find(MetricNames.TimeToFirstToken + "_bucket", ModelLabel, ("le", "+Inf")).Single();
         Assert.Equal(requests, ttftInf.Value);
 
-        // Nothing is in flight once every response is read.
+        // Nothing is in flight once every response is read (as of the next load sample).
         Assert.Equal(0, scrape.Sum(MetricNames.NumRequestsRunning, ModelLabel));
         Assert.Equal(0, scrape.Sum(MetricNames.NumRequestsWaiting, ModelLabel));
         Assert.InRange(scrape.Sum(MetricNames.KvCacheUsage, ModelLabel), 0, 1);
@@ -101,14 +101,20 @@ public sealed class MetricsEndpointTests(ServedModelFixture served) : IClassFixt
         Assert.DoesNotContain("\nvllm_", text);
     }
 
-    /// <summary>The load gauges appear once the sampler has read the router (about a second after readiness).</summary>
-    async Task<PrometheusExposition> ScrapeOnceLoadIsSampledAsync()
+    /// <summary>
+    /// The load gauges are sampled once a second, so a sample may still show the last request running: scrape until a
+    /// sample shows the server idle (or 20 s pass, and the assertions report what the gauges say).
+    /// </summary>
+    async Task<PrometheusExposition> ScrapeOnceLoadIsSampledIdleAsync()
     {
         var watch = Stopwatch.StartNew();
         while (true)
         {
             var scrape = PrometheusExposition.Parse(await served.Http.GetStringAsync("/metrics"));
-            if (scrape.Has(MetricNames.NumRequestsRunning) || watch.Elapsed > TimeSpan.FromSeconds(20)) return scrape;
+            bool isIdle = scrape.Has(MetricNames.NumRequestsRunning)
+                          && scrape.Sum(MetricNames.NumRequestsRunning, ModelLabel) == 0
+                          && scrape.Sum(MetricNames.KvTierTokens, ModelLabel) == 0;
+            if (isIdle || watch.Elapsed > TimeSpan.FromSeconds(20)) return scrape;
             await Task.Delay(200);
         }
     }

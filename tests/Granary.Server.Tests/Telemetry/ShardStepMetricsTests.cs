@@ -7,7 +7,7 @@ namespace Granary.Server.Tests.Telemetry;
 
 /// <summary>
 /// A sharded deployment (pp=2 on one silo with two device slots): each shard grain reports its own step time under
-/// its stage, and every router iteration steps both stages once.
+/// its stage, and every router iteration runs both stages.
 /// </summary>
 public sealed class ShardStepMetricsTests : IAsyncLifetime
 {
@@ -37,8 +37,11 @@ public sealed class ShardStepMetricsTests : IAsyncLifetime
 
         double routerSteps = scrape.Sum(MetricNames.RouterStepTime + "_count", ModelLabel);
         Assert.True(routerSteps >= 5, scrape.Text);
-        foreach (string stage in new[] { "0", "1" })
-            Assert.Equal(routerSteps, scrape.Sum(MetricNames.ShardStepTime + "_count", ModelLabel, ("stage", stage), ("rank", "0")));
+        // A step flows through the stages as micro-batches: each stage runs every one of them, at least one per step.
+        double stage0 = scrape.Sum(MetricNames.ShardStepTime + "_count", ModelLabel, ("stage", "0"), ("rank", "0"));
+        double stage1 = scrape.Sum(MetricNames.ShardStepTime + "_count", ModelLabel, ("stage", "1"), ("rank", "0"));
+        Assert.True(stage0 >= routerSteps, $"stage 0 ran {stage0} forwards in {routerSteps} router steps");
+        Assert.Equal(stage0, stage1);
         Assert.Equal(2, scrape.Find(MetricNames.ShardStepTime + "_count", ModelLabel).Count());
     }
 }
