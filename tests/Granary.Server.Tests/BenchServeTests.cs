@@ -11,12 +11,13 @@ public sealed class BenchServeTests(TinyModelFixture fixture) : IClassFixture<Ti
     [Fact]
     public void Json_ReportsThroughputAndLatenciesForEachClientCount()
     {
-        var result = Cmd.Run("bench", "serve", "--model", fixture.ModelDir, "--clients", "1,2", "--requests-per-client", "2", "--max-tokens", "3", "--json");
+        var result = Cmd.Run("bench", "serve", "--model", fixture.ModelDir, "--clients", "1,2", "--requests-per-client", "2", "--max-tokens", "3", "--repeats", "2", "--json");
         var json = result.Json();
 
         Assert.Equal(fixture.ModelDir, json.GetProperty("model").GetString());
         Assert.Equal(3, json.GetProperty("max_tokens").GetInt32());
         Assert.Equal(2, json.GetProperty("requests_per_client").GetInt32());
+        Assert.Equal(2, json.GetProperty("repeats").GetInt32());
         var rows = json.GetProperty("results").EnumerateArray().ToList();
         Assert.Equal(new[] { 1, 2 }, rows.Select(r => r.GetProperty("clients").GetInt32()));
         foreach (var row in rows)

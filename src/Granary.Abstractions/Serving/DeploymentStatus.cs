@@ -21,6 +21,18 @@ public sealed record DeploymentStatus
 
     public long KvTokenBudget { get; init; }
 
+    /// <summary>Whether the deployment decodes speculatively (a draft model is loaded beside the target).</summary>
+    public bool IsSpeculative { get; init; }
+
+    /// <summary>Totals since the deployment started: draft tokens proposed, and those the target accepted
+    /// (vllm:spec_decode_num_draft_tokens_total / vllm:spec_decode_num_accepted_tokens_total).</summary>
+    public long SpecDecodeNumDraftTokens { get; init; }
+
+    public long SpecDecodeNumAcceptedTokens { get; init; }
+
+    /// <summary>Accepted / draft tokens so far (0 before any).</summary>
+    public double SpecDecodeAcceptanceRate { get; init; }
+
     /// <summary>Silo that hosts the router (and, until shards are spread, the model).</summary>
     public string? Host { get; init; }
 }

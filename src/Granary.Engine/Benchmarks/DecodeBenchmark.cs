@@ -13,7 +13,9 @@ public sealed record DecodeMeasurement(int BatchSize, int NumSteps, double Secon
 /// </summary>
 public static class DecodeBenchmark
 {
-    public static DecodeMeasurement Measure(ICausalLm model, int batchSize, int promptTokens = 32, int numSteps = 24, int numWarmupSteps = 3)
+    /// <param name="beforeTimedSteps">Runs after the prefill and warm-up, just before the timed steps (to snapshot counters).</param>
+    public static DecodeMeasurement Measure(ICausalLm model, int batchSize, int promptTokens = 32, int numSteps = 24, int numWarmupSteps = 3,
+        Action? beforeTimedSteps = null)
     {
         var random = new Random(batchSize);
         int vocab = model.Config.VocabSize;
@@ -25,6 +27,7 @@ public static class DecodeBenchmark
             var prompts = caches.Select(c => new StepInput(c, RandomTokens(random, promptTokens, vocab))).ToList();
             model.Step(prompts).Dispose();
             for (int i = 0; i < numWarmupSteps; i++) DecodeStep(model, caches, random);
+            beforeTimedSteps?.Invoke();
             var watch = Stopwatch.StartNew();
             for (int i = 0; i < numSteps; i++) DecodeStep(model, caches, random);
             double seconds = watch.Elapsed.TotalSeconds;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Granary.Engine.Scheduling;
+using Granary.Engine.Speculation;
 using Granary.Model.Runtime;
 using Granary.Model.Tokenization;
 
@@ -8,14 +9,18 @@ namespace Granary.Engine.Generation;
 /// <summary>
 /// Runs a fixed set of requests to completion on one model (the CLI's `generate`, benchmarks, tests): all
 /// are submitted at once to an <see cref="InferenceEngine"/>, which steps until every one has finished.
+/// With a <paramref name="draft"/>, decoding is speculative.
 /// </summary>
-public sealed class BatchGenerator(ICausalLm model, TextTokenizer tokenizer)
+public sealed class BatchGenerator(ICausalLm model, TextTokenizer tokenizer, DraftModel? draft = null, SpeculationOptions? speculation = null)
 {
     /// <summary>Most tokens one forward takes; longer prompts are prefilled in chunks.</summary>
     public int MaxPrefillTokensPerStep { get; init; } = 2048;
 
     /// <summary>Called with each piece of text as soon as it is safe to emit: (request index, text).</summary>
     public Action<int, string>? OnText { get; init; }
+
+    /// <summary>Counters of the last <see cref="Generate"/> call's speculation (zero without a draft).</summary>
+    public SpeculationSnapshot? LastSpeculation { get; private set; }
 
     public (IReadOnlyList<GenerationResult> Results, GenerationTimings Timings) Generate(IReadOnlyList<GenerationRequest> requests)
     {
@@ -25,7 +30,7 @@ public sealed class BatchGenerator(ICausalLm model, TextTokenizer tokenizer)
             MaxNumBatchedTokens = Math.Max(MaxPrefillTokensPerStep, requests.Count),
             MaxNumWaiting = requests.Count,
         };
-        var engine = new InferenceEngine(model, tokenizer, options);
+        var engine = new InferenceEngine(model, tokenizer, options, draft, speculation);
         var sequences = new List<Sequence>(requests.Count);
         try
         {
@@ -44,6 +49,7 @@ public sealed class BatchGenerator(ICausalLm model, TextTokenizer tokenizer)
                 }
             }
             int numDecodeTokens = sequences.Sum(s => s.OutputTokenIds.Count - 1);
+            LastSpeculation = engine.SpeculationStats.Snapshot();
             var timings = new GenerationTimings(prefillMs, watch.Elapsed.TotalMilliseconds - prefillMs, numDecodeTokens);
             return (sequences.Select(s => s.ToResult()).ToList(), timings);
         }

@@ -1,4 +1,5 @@
 using Granary.Abstractions;
+using Granary.Engine.Speculation;
 using Granary.Model.KvCache;
 using Granary.Model.Sampling;
 using Granary.Model.Tokenization;
@@ -58,6 +59,34 @@ public sealed class Sequence : IDisposable
 
     readonly long _submittedAt = System.Diagnostics.Stopwatch.GetTimestamp();
 
+    /// <summary>Its draft cache and acceptance history while it speculates; null when it decodes plainly.</summary>
+    public SequenceSpeculation? Speculation { get; private set; }
+
+    /// <summary>Prompt plus output tokens so far.</summary>
+    public int NumTokens => Request.PromptTokenIds.Count + _outputTokenIds.Count;
+
+    /// <summary>Tokens it may still produce before reaching <see cref="MaxTotalTokens"/>.</summary>
+    public int NumRemainingTokens => MaxTotalTokens - NumTokens;
+
+    /// <summary>Token <paramref name="index"/> of prompt + output.</summary>
+    public int TokenAt(int index) =>
+        index < Request.PromptTokenIds.Count ? Request.PromptTokenIds[index] : _outputTokenIds[index - Request.PromptTokenIds.Count];
+
+    internal void AttachSpeculation(SequenceSpeculation speculation)
+    {
+        if (Speculation is not null) throw new InvalidOperationException("the sequence already speculates");
+        Speculation = speculation;
+    }
+
+    /// <summary>Frees the draft cache (memory got tight); the sequence decodes plainly until it gets a new one.</summary>
+    internal SequenceSpeculation? DetachSpeculation()
+    {
+        var speculation = Speculation;
+        Speculation = null;
+        speculation?.Dispose();
+        return speculation;
+    }
+
     internal void AttachCache(IKvCache cache)
     {
         if (Cache is not null) throw new InvalidOperationException("the sequence already has a KV cache");
@@ -113,6 +142,7 @@ public sealed class Sequence : IDisposable
         if (_isDisposed) return;
         _isDisposed = true;
         Cache?.Dispose();
+        Speculation?.Dispose();
         Sampler.Dispose();
     }
 

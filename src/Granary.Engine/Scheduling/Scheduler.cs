@@ -1,5 +1,6 @@
 using Granary.Abstractions;
 using Granary.Engine.Generation;
+using Granary.Engine.Speculation;
 using Granary.Model.KvCache;
 
 namespace Granary.Engine.Scheduling;
@@ -9,20 +10,28 @@ namespace Granary.Engine.Scheduling;
 /// rest of the step's token budget on prompt chunks, and admits waiting requests first-come-first-served
 /// while their KV reservation fits. Finished and cancelled sequences leave between steps and free their KV.
 /// Owns queues and KV accounting only; it never touches tensors beyond allocating caches.
+/// With a <see cref="SpeculationPlanner"/>, decodes also get k speculative positions from what is left of the
+/// step's token budget, and draft caches from what is left of the KV budget (SpecMemo): when memory is
+/// tight k shrinks, down to plain decoding, and draft caches are given up to admit waiting requests —
+/// speculation never evicts a request or fails one.
 /// </summary>
 public sealed class Scheduler
 {
     readonly SchedulerOptions _options;
     readonly Func<int, IKvCache> _allocateCache;
+    readonly SpeculationPlanner? _speculation;
     readonly LinkedList<Sequence> _waiting = new();
     readonly List<Sequence> _running = [];
 
-    public Scheduler(SchedulerOptions options, Func<int, IKvCache> allocateCache)
+    public Scheduler(SchedulerOptions options, Func<int, IKvCache> allocateCache, SpeculationPlanner? speculation = null)
     {
         if (options.Validate() is { } problem) throw new ArgumentException(problem, nameof(options));
         _options = options;
         _allocateCache = allocateCache;
+        _speculation = speculation;
     }
+
+    public SpeculationPlanner? Speculation => _speculation;
 
     public SchedulerOptions Options => _options;
 
@@ -30,8 +39,11 @@ public sealed class Scheduler
 
     public int NumRunning => _running.Count;
 
-    /// <summary>KV positions reserved by running sequences.</summary>
+    /// <summary>KV positions reserved by running sequences, their draft caches included (in target positions).</summary>
     public long NumKvTokensReserved { get; private set; }
+
+    /// <summary>The part of <see cref="NumKvTokensReserved"/> held by draft caches.</summary>
+    public long NumDraftKvTokensReserved { get; private set; }
 
     public bool HasWork => _waiting.Count > 0 || _running.Count > 0;
 
@@ -57,18 +69,69 @@ public sealed class Scheduler
             chunks.Add(new ScheduledChunk(sequence, [sequence.LastTokenId], SamplesNextToken: true));
             budget--;
         }
+        int numDecodes = chunks.Count;
         foreach (var sequence in _running.Where(s => s.IsPrefilling))
         {
             if (budget <= 0) break;
             budget -= AddPromptChunk(chunks, sequence, budget);
         }
-        while (budget > 0 && _waiting.First is { } next && CanAdmit(next.Value))
+        while (budget > 0 && _waiting.First is { } next && (CanAdmit(next.Value) || TryReclaimDraftKvFor(next.Value)))
         {
             _waiting.RemoveFirst();
             Admit(next.Value);
             budget -= AddPromptChunk(chunks, next.Value, budget);
         }
+        if (_speculation is not null) PlanSpeculation(chunks, numDecodes, budget);
         return chunks;
+    }
+
+    // Speculative positions come last: they only use the token budget that decodes and prompts left.
+    void PlanSpeculation(List<ScheduledChunk> chunks, int numDecodes, int budget)
+    {
+        var planner = _speculation!;
+        int cap = numDecodes == 0 ? 0 : planner.Controller.CapFor(numDecodes);
+        planner.LastPlan = (numDecodes, cap);
+        if (cap == 0) return;
+        for (int i = 0; i < numDecodes && budget > 0; i++)
+        {
+            var sequence = chunks[i].Sequence;
+            int k = planner.NumTokensFor(sequence, cap, budget);
+            if (k == 0 || (sequence.Speculation is null && !TryStartSpeculation(sequence))) continue;
+            chunks[i] = chunks[i] with { NumSpeculativeTokens = k };
+            budget -= k;
+        }
+    }
+
+    bool TryStartSpeculation(Sequence sequence)
+    {
+        long cost = _speculation!.DraftReservation(sequence);
+        if (NumKvTokensReserved + cost > _options.KvCacheTokenBudget) return false; // tight: decode plainly
+        sequence.AttachSpeculation(_speculation.StartSpeculation(sequence));
+        NumKvTokensReserved += cost;
+        NumDraftKvTokensReserved += cost;
+        return true;
+    }
+
+    // A waiting request outranks speculation: free draft caches (newest first) when that lets it in.
+    bool TryReclaimDraftKvFor(Sequence waiting)
+    {
+        if (_running.Count >= _options.MaxNumRunningSequences) return false;
+        long excess = NumKvTokensReserved + waiting.MaxTotalTokens - _options.KvCacheTokenBudget;
+        if (excess <= 0 || excess > NumDraftKvTokensReserved) return false;
+        for (int i = _running.Count - 1; i >= 0 && excess > 0; i--)
+            if (_running[i].Speculation is { } speculation)
+            {
+                _running[i].DetachSpeculation();
+                ReleaseDraftReservation(speculation.NumReservedKvTokens);
+                excess -= speculation.NumReservedKvTokens;
+            }
+        return true;
+    }
+
+    void ReleaseDraftReservation(long numTokens)
+    {
+        NumKvTokensReserved -= numTokens;
+        NumDraftKvTokensReserved -= numTokens;
     }
 
     /// <summary>Marks a sequence cancelled; it leaves (and frees its KV) before the next step.</summary>
@@ -82,6 +145,7 @@ public sealed class Scheduler
         {
             _running.Remove(sequence);
             NumKvTokensReserved -= sequence.MaxTotalTokens;
+            if (sequence.Speculation is { } speculation) ReleaseDraftReservation(speculation.NumReservedKvTokens);
             sequence.Dispose();
         }
         foreach (var cancelled in _waiting.Where(s => s.IsCancelled).ToList())

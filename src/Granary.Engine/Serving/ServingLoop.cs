@@ -163,13 +163,13 @@ public sealed class ServingLoop : IDisposable
 
     static CompletionChunk ToChunk(SequenceUpdate update) => new()
     {
-        TokenIds = [update.TokenId],
+        TokenIds = [.. update.TokenIds], // with speculation, every token a step accepted
         Text = update.NewText,
-        Logprobs = update.Logprob is { } logprob ? [logprob] : null,
+        Logprobs = update.Logprobs?.ToArray(),
         FinishReason = update.Sequence.FinishReason,
         PromptTokens = update.Sequence.Request.PromptTokenIds.Count,
         CompletionTokens = update.Sequence.OutputTokenIds.Count,
-        QueueTimeSeconds = update.Sequence.OutputTokenIds.Count == 1 ? update.Sequence.QueueTime?.TotalSeconds : null,
+        QueueTimeSeconds = update.Sequence.OutputTokenIds.Count == update.TokenIds.Count ? update.Sequence.QueueTime?.TotalSeconds : null, // first chunk
     };
 
     void FailAll(ServingErrorKind kind, string message)

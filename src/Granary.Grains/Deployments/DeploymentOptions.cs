@@ -1,5 +1,6 @@
 using Granary.Abstractions.Sharding;
 using Granary.Engine.Scheduling;
+using Granary.Engine.Speculation;
 
 namespace Granary.Grains.Deployments;
 
@@ -22,4 +23,12 @@ public sealed record DeploymentOptions
 
     /// <summary>How the model is cut into shard grains over the cluster's device slots; one shard in the router by default.</summary>
     public ParallelPlan Plan { get; init; } = ParallelPlan.Single;
+
+    /// <summary>A draft model folder (the target's tokenizer) loaded beside the target: decoding is then speculative.</summary>
+    public string? DraftDirectory { get; init; }
+
+    /// <summary>VocabTrim: keep the draft's LM head to this many most frequent tokens (vocab_trim.json beside the draft); 0 keeps all.</summary>
+    public int DraftVocabTokens { get; init; }
+
+    public SpeculationOptions Speculation { get; init; } = new();
 }

@@ -4,6 +4,7 @@ using Granary.Abstractions.Serving;
 using Granary.Engine.Generation;
 using Granary.Engine.Scheduling;
 using Granary.Engine.Serving;
+using Granary.Engine.Speculation;
 using Granary.Grains.Deployments;
 using Granary.Grains.Sharding;
 using Granary.Model.Configuration;
@@ -32,6 +33,8 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     static readonly TimeSpan StatusWait = TimeSpan.FromSeconds(10);
 
     ICausalLm? _model;
+    DraftModel? _draft;
+    InferenceEngine? _engine;
     ServingLoop? _loop;
     IReadOnlyList<ShardReport> _shards = [];
     Task _loaded = Task.CompletedTask;
@@ -51,9 +54,9 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
         try
         {
             TextTokenizer tokenizer;
+            var options = new ModelLoadOptions(deployment.DType is { } dtype ? RunDType.Parse(dtype, "dtype") : null, deployment.Device);
             if (deployment.Plan.IsSingle)
             {
-                var options = new ModelLoadOptions(deployment.DType is { } dtype ? RunDType.Parse(dtype, "dtype") : null, deployment.Device);
                 // Loading reads hundreds of MB: keep it off the grain scheduler's threads.
                 var loaded = await Task.Run(() => ModelLoader.Load(deployment.ModelDirectory, options));
                 TorchRuntime.FitThreadsToModel(loaded.Model);
@@ -68,10 +71,14 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
                 (_model, _shards) = (model, shards);
                 _ = WatchShardSilosAsync(deployment, shards);
             }
-            var engine = new InferenceEngine(_model, tokenizer, deployment.Scheduler);
-            _loop = new ServingLoop(engine, $"granary-router-{deployment.Name}", new StepMetricLabels(deployment.Name, IsWholeModel: deployment.Plan.IsSingle));
-            logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}, in {Seconds:F1} s", deployment.Name,
-                deployment.ModelDirectory, deployment.Device, deployment.Plan, (DateTime.UtcNow - started).TotalSeconds);
+            // The draft runs beside the router's engine (whatever the target's plan), and outlives re-placements.
+            if (_draft is null && deployment.DraftDirectory is { } draftDirectory)
+                _draft = await Task.Run(() => DraftLoader.Load(draftDirectory, options, deployment.DraftVocabTokens));
+            _engine = new InferenceEngine(_model, tokenizer, deployment.Scheduler, _draft, deployment.Speculation);
+            _loop = new ServingLoop(_engine, $"granary-router-{deployment.Name}", new StepMetricLabels(deployment.Name, IsWholeModel: deployment.Plan.IsSingle));
+            logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}, in {Seconds:F1} s{Draft}", deployment.Name,
+                deployment.ModelDirectory, deployment.Device, deployment.Plan, (DateTime.UtcNow - started).TotalSeconds,
+                _draft is null ? "" : $"; speculating with draft {deployment.DraftDirectory} (k <= {deployment.Speculation.NumSpeculativeTokens})");
         }
         catch (Exception e)
         {
@@ -140,6 +147,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     {
         _stopWatching.Cancel();
         _loop?.Dispose();
+        _draft?.Dispose();
         _model?.Dispose();
         return Task.CompletedTask;
     }
@@ -161,6 +169,10 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             KvTokensReserved = load.KvTokensReserved,
             KvTokenBudget = Loop.KvTokenBudget,
             Host = RuntimeIdentity,
+            IsSpeculative = _engine!.IsSpeculative,
+            SpecDecodeNumDraftTokens = _engine.SpeculationStats.NumDraftTokens,
+            SpecDecodeNumAcceptedTokens = _engine.SpeculationStats.NumAcceptedTokens,
+            SpecDecodeAcceptanceRate = _engine.SpeculationStats.AcceptanceRate,
         };
     }
 
@@ -203,6 +215,9 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             return (null, CompletionChunk.Failed(ServingErrorKind.Unavailable, $"the deployment failed to load: {e.Message}; retry later"));
         }
     }
+
+    /// <summary>The deployment's speculation counters (zero without a draft); metrics read them in-process.</summary>
+    public SpeculationStats? SpeculationStats => _engine?.SpeculationStats;
 
     ServingLoop Loop => _loop ?? throw new InvalidOperationException("the router is not activated");
 }

@@ -8,13 +8,14 @@ using static TorchSharp.torch;
 namespace Granary.Grains.Sharding;
 
 /// <summary>
-/// A model whose shards are grains, as the router's engine sees it. A step is cut into micro-batches (as many
-/// as there are pipeline stages, when the batch allows) that flow through the stages like a pipeline: stage
-/// s+1 runs micro-batch i while stage s runs micro-batch i+1. Each stage takes micro-batches in order, so the
+/// A model whose shards are grains, as the router's engine sees it. A step may be cut into micro-batches (one
+/// per pipeline stage; <see cref="MicroBatchPolicy"/> measures whether that pays) that flow through the
+/// stages like a pipeline: stage s+1 runs micro-batch i while stage s runs micro-batch i+1. Each stage takes micro-batches in order, so the
 /// tensor-parallel ranks of a stage always meet in the same all-reduces. The last stage's rank 0 returns the
 /// logits. Blocking by design: the engine calls it from its serving thread, never from a grain turn.
 /// </summary>
-public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IReadOnlyList<IShardGrain>> stages, long numWeightBytes) : ICausalLm
+public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IReadOnlyList<IShardGrain>> stages, long numWeightBytes, long numKvBytesPerPosition)
+    : ICausalLm
 {
     readonly ConcurrentQueue<long> _released = new();
     long _nextSequenceId;
@@ -24,10 +25,12 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
 
     public long NumWeightBytes { get; } = numWeightBytes;
 
+    public long NumKvBytesPerPosition { get; } = numKvBytesPerPosition;
+
     public int NumStages => stages.Count;
 
-    /// <summary>Micro-batches per step (at most); 1 turns pipelining off.</summary>
-    public int MaxMicroBatches { get; set; } = stages.Count;
+    /// <summary>Micro-batches per step: measured per deployment unless fixed (1 turns pipelining off).</summary>
+    public MicroBatchPolicy MicroBatches { get; } = new(stages.Count);
 
     /// <summary>What the steps so far cost on the wire (for `granary bench pp`).</summary>
     public ShardTraffic Traffic { get; } = new();
@@ -43,7 +46,8 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         var released = new List<long>();
         while (_released.TryDequeue(out long id)) released.Add(id);
 
-        var microBatches = Split(inputs.Count, Math.Min(MaxMicroBatches, inputs.Count));
+        long started = Stopwatch.GetTimestamp();
+        var microBatches = Split(inputs.Count, MicroBatches.Choose(inputs.Count));
         var chains = new Task<TensorPayload>[microBatches.Count];
         var requests = new Func<TensorPayload, ShardStepRequest>[microBatches.Count];
         for (int m = 0; m < microBatches.Count; m++)
@@ -75,7 +79,9 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
             throw new ModelUnavailableException($"a shard is unreachable ({e.Message})", e);
         }
         for (int i = 0; i < caches.Count; i++) caches[i].Advance(inputs[i].TokenIds.Count);
-        Traffic.CountStep(inputs.Sum(i => i.TokenIds.Count));
+        int numTokens = inputs.Sum(i => i.TokenIds.Count);
+        Traffic.CountStep(numTokens);
+        MicroBatches.Record(microBatches.Count, numTokens, Stopwatch.GetElapsedTime(started).TotalSeconds);
         var logits = outputs.Select(o => o.ToTensor(CPU)).ToList();
         try
         {

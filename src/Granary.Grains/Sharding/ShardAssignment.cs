@@ -34,4 +34,5 @@ public sealed record ShardReport(
     [property: Id(5)] int LayerEnd,
     [property: Id(6)] long ParameterBytes,
     [property: Id(7)] int NumSequences,
-    [property: Id(8)] long AllReduceBytesSent);
+    [property: Id(8)] long AllReduceBytesSent,
+    [property: Id(9)] long KvBytesPerPosition);

@@ -12,8 +12,9 @@ namespace Granary.Grains.Sharding;
 
 /// <summary>
 /// Holds one shard: its slices of the checkpoint (read straight from the safetensors files) and the KV
-/// caches of its layers and heads, per sequence. Forwards run one at a time on a thread of their own, so the
-/// grain stays reentrant for its peers' partial sums while a forward waits in an all-reduce.
+/// caches of its layers and heads, per sequence. Forwards run one at a time; a tensor-parallel rank's on a
+/// thread of its own, so the grain stays reentrant for its peers' partial sums while a forward waits in an
+/// all-reduce.
 /// </summary>
 [Reentrant]
 [SiloPinnedPlacement]
@@ -67,11 +68,15 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     {
         if (_loading is null || _unloaded) throw new ShardUnavailableException($"shard {this.GetPrimaryKeyString()} holds no weights (it was unloaded, or its silo restarted)");
         await _loading;
+        string key = this.GetPrimaryKeyString();
+        // A lone rank never waits on a peer: its forward is plain compute and runs on this turn, sparing two
+        // thread hand-offs per step. Tensor-parallel ranks block in all-reduces, so they run on their worker
+        // while the grain stays free to take their peers' partial sums.
+        if (_assignment!.NumRanks == 1) return RunForward(request, key);
         await _forwardGate.WaitAsync();
         try
         {
-            string key = this.GetPrimaryKeyString();
-            _worker ??= new ShardWorker($"granary-shard-{_assignment!.Stage}-{_assignment.Rank}");
+            _worker ??= new ShardWorker($"granary-shard-{_assignment.Stage}-{_assignment.Rank}");
             return await _worker.Run(() => RunForward(request, key));
         }
         finally
@@ -118,7 +123,8 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     {
         var a = _assignment ?? throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} was never loaded");
         return Task.FromResult(new ShardReport(this.GetPrimaryKeyString(), ShardKey.SiloOf(this.GetPrimaryKeyString()).ToString(),
-            a.Stage, a.Rank, a.LayerStart, a.LayerEnd, _shard?.NumWeightBytes ?? 0, _caches.Count, _remoteGroup?.NumBytesSent ?? 0));
+            a.Stage, a.Rank, a.LayerStart, a.LayerEnd, _shard?.NumWeightBytes ?? 0, _caches.Count, _remoteGroup?.NumBytesSent ?? 0,
+            _shard?.NumKvBytesPerPosition ?? 0));
     }
 
     public Task Unload()

@@ -44,6 +44,9 @@ public sealed record ShardTrafficSnapshot(long Steps, long Tokens, long StageCal
     /// <summary>Mean router-observed time of a stage call beyond the shard's own forward.</summary>
     public double MeanHopMs => StageCalls == 0 ? 0 : (CallMs - ForwardMs) / StageCalls;
 
+    /// <summary>Mean time of a shard's own forward per stage call.</summary>
+    public double MeanForwardMs => StageCalls == 0 ? 0 : ForwardMs / StageCalls;
+
     /// <summary>Hidden-state bytes sent from one stage to the next, per token of the batch.</summary>
     public double BytesBetweenStagesPerToken => Tokens == 0 ? 0 : (double)BytesBetweenStages / Tokens;
 

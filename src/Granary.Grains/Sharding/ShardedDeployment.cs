@@ -45,7 +45,7 @@ public static class ShardedDeployment
         }
         await Task.WhenAll(loads);
         var reports = await Task.WhenAll(stages.SelectMany(ranks => ranks).Select(s => s.Describe()));
-        return (new GrainShardedCausalLm(config, stages, reports.Sum(r => r.ParameterBytes)), reports);
+        return (new GrainShardedCausalLm(config, stages, reports.Sum(r => r.ParameterBytes), reports.Sum(r => r.KvBytesPerPosition)), reports);
     }
 
     // The active silos (in a stable order) and the shards' silo indices, once the cluster has slots for them all.

@@ -5,9 +5,11 @@ using static TorchSharp.torch;
 namespace Granary.Model.Modeling;
 
 /// <summary>
-/// The single-token decode rows of a forward whose caches share one <see cref="KvCachePool"/>, laid out once
-/// per forward so that every layer writes their new K/V with one <c>index_copy_</c> and gathers their keys
-/// into a padded [B, kvHeads, L, headDim] with one <c>index_select</c>, instead of a dozen ops per sequence.
+/// The decode rows of a forward whose caches share one <see cref="KvCachePool"/>, laid out once per forward
+/// so that every layer writes their new K/V with one <c>index_copy_</c> and gathers their keys into a padded
+/// [B, kvHeads, L, headDim] with one <c>index_select</c>, instead of a dozen ops per sequence.
+/// A row is one new token of a short cached segment: a decode (one token) or a speculative verification
+/// (k + 1 tokens, each its own row seeing the keys up to its own position, which is exactly causal).
 /// Row b sees numKeys[b] keys: all of its positions, or the last slidingWindow of them.
 /// </summary>
 public sealed class DecodeBatch
@@ -50,9 +52,12 @@ public sealed class DecodeBatch
     /// <summary>L: the most keys any row sees.</summary>
     public int NumKeys { get; }
 
+    /// <summary>Segments of at most this many new tokens are batched row by row (decodes, speculative verifications).</summary>
+    public const int MaxTokensPerSegment = 16;
+
     /// <summary>
-    /// The decode rows of <paramref name="segments"/> (one new token, a cache in the pool of the first such
-    /// segment), or null when there are fewer than two.
+    /// The decode rows of <paramref name="segments"/> (up to <see cref="MaxTokensPerSegment"/> new tokens, a
+    /// cache in the pool of the first such segment), or null when fewer than two segments qualify.
     /// </summary>
     public static DecodeBatch? TryCreate(IReadOnlyList<BatchSegment> segments, int? slidingWindow)
     {
@@ -62,22 +67,27 @@ public sealed class DecodeBatch
         var firstKeys = new List<int>(); // pool position of each row's first visible key
         var numKeys = new List<int>();
         long offset = 0;
+        int numSegments = 0;
         for (int s = 0; s < segments.Count; s++)
         {
             var segment = segments[s];
-            if (segment is { NumTokens: 1, Cache: { } cache } && (pool ??= cache.Pool) == cache.Pool)
+            if (segment is { NumTokens: <= MaxTokensPerSegment, Cache: { } cache } && (pool ??= cache.Pool) == cache.Pool)
             {
                 isBatched[s] = true;
-                rows.Add(offset);
-                int length = cache.Length + 1; // with the new token
-                int visible = slidingWindow is { } window ? Math.Min(length, window) : length;
-                firstKeys.Add(cache.PoolStart + length - visible);
-                numKeys.Add(visible);
+                numSegments++;
+                for (int j = 0; j < segment.NumTokens; j++)
+                {
+                    rows.Add(offset + j);
+                    int length = cache.Length + j + 1; // up to and including this row's token
+                    int visible = slidingWindow is { } window ? Math.Min(length, window) : length;
+                    firstKeys.Add(cache.PoolStart + length - visible);
+                    numKeys.Add(visible);
+                }
             }
             offset += segment.NumTokens;
         }
-        // NOTE: one row alone attends faster on its own: the gather copies its keys, a view does not.
-        if (rows.Count < 2) return null;
+        // NOTE: one sequence alone attends faster on its own: the gather copies its keys, a view does not.
+        if (numSegments < 2) return null;
 
         int numRows = rows.Count, maxKeys = numKeys.Max();
         var writeSlots = new long[numRows];

@@ -60,7 +60,7 @@ public sealed class LlamaAttention : nn.Module
 
         if (context.IsUniformCacheless)
             return _o.forward(AttendUniformBatch(context.Segments.Count, q, k, v)).MoveToOuterDisposeScope();
-        if (context.DecodeBatch is { } decode && decode.NumRows == context.Segments.Count)
+        if (context.DecodeBatch is { } decode && decode.NumRows == numTokens)
             return _o.forward(AttendDecodeBatch(decode, q, k, v)).MoveToOuterDisposeScope();
         return _o.forward(AttendSegments(context, q, k, v)).MoveToOuterDisposeScope();
     }

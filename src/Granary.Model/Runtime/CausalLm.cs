@@ -33,12 +33,20 @@ public sealed class CausalLm(LlamaForCausalLM network) : ICausalLm
     /// <summary>Bytes of all weights (what a decode step must read).</summary>
     public long NumWeightBytes => Network.parameters().Sum(p => p.NumberOfElements * p.ElementSize);
 
+    public long NumKvBytesPerPosition => KvPool.NumBytesPerPosition;
+
     public SequenceKvCache NewCache(int capacity) => new(KvPool, capacity);
 
     IKvCache ICausalLm.NewCache(int capacity) => NewCache(capacity);
 
     /// <inheritdoc/>
-    public Tensor Step(IReadOnlyList<StepInput> inputs)
+    public Tensor Step(IReadOnlyList<StepInput> inputs) => Step(inputs, head: null);
+
+    /// <summary>
+    /// <see cref="Step(IReadOnlyList{StepInput})"/> with another output head: <paramref name="head"/> maps the
+    /// selected hidden rows [R, D] to logits [R, V'] (a draft's vocabulary-trimmed head); null is the model's own.
+    /// </summary>
+    public Tensor Step(IReadOnlyList<StepInput> inputs, Func<Tensor, Tensor>? head)
     {
         if (!Network.Shard.IsWhole) throw new InvalidOperationException($"shard {Network.Shard} cannot step alone; run it through its plan");
         StepInput.CheckAll(inputs);
@@ -46,7 +54,7 @@ public sealed class CausalLm(LlamaForCausalLM network) : ICausalLm
         using var scope = NewDisposeScope();
         var segments = inputs.Select(i => new BatchSegment(OwnCache(i.Cache), i.TokenIds.Count)).ToList();
         var layout = StepLayout.Of(inputs);
-        var logits = ForwardShard(tensor(layout.TokenIds, int64, Device), layout, segments);
+        var logits = ForwardShard(tensor(layout.TokenIds, int64, Device), layout, segments, head);
         return logits.to(float32).MoveToOuterDisposeScope();
     }
 
@@ -56,12 +64,17 @@ public sealed class CausalLm(LlamaForCausalLM network) : ICausalLm
     /// be this network's). Returns the hidden states [T, D], or on the last stage the logits [R, V] of the
     /// layout's logit rows, in the run dtype.
     /// </summary>
-    public Tensor ForwardShard(Tensor input, StepLayout layout, IReadOnlyList<BatchSegment> segments)
+    public Tensor ForwardShard(Tensor input, StepLayout layout, IReadOnlyList<BatchSegment> segments, Func<Tensor, Tensor>? head = null)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var hidden = Network.Forward(input, tensor(layout.Positions, int64, Device), segments, BatchesDecodeRows); // [T, D]
-        var output = Network.Shard.IsLastStage ? Network.Logits(hidden.index_select(0, tensor(layout.LogitRows, int64, Device))) : hidden;
+        Tensor output = hidden;
+        if (Network.Shard.IsLastStage)
+        {
+            var selected = hidden.index_select(0, tensor(layout.LogitRows, int64, Device)); // [R, D]
+            output = head is null ? Network.Logits(selected) : head(selected);           // [R, V]
+        }
         foreach (var segment in segments) segment.Cache?.Advance(segment.NumTokens);
         return output.MoveToOuterDisposeScope();
     }

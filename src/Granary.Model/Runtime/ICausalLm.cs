@@ -16,6 +16,9 @@ public interface ICausalLm : IDisposable
     /// <summary>Bytes of all weights over all devices (what a decode step must read).</summary>
     long NumWeightBytes { get; }
 
+    /// <summary>KV bytes one position of one sequence takes over all layers and shards (for KV budgets).</summary>
+    long NumKvBytesPerPosition { get; }
+
     /// <summary>A cache for one sequence of up to <paramref name="capacity"/> positions.</summary>
     IKvCache NewCache(int capacity);
 

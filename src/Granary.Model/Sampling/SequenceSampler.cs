@@ -25,7 +25,8 @@ public sealed class SequenceSampler : IDisposable
 
     public long Seed { get; }
 
-    internal bool IsPlainGreedy => Parameters.IsGreedy && Parameters.RepetitionPenalty == 1.0;
+    /// <summary>Greedy without a repetition penalty: the next token is the argmax of the raw logits.</summary>
+    public bool IsPlainGreedy => Parameters.IsGreedy && Parameters.RepetitionPenalty == 1.0;
 
     /// <summary>Records an emitted token (for the repetition penalty).</summary>
     public void Accept(int tokenId)
@@ -39,11 +40,48 @@ public sealed class SequenceSampler : IDisposable
         using var scope = NewDisposeScope();
         var scores = ApplyRepetitionPenalty(logits);
         if (Parameters.IsGreedy) return (int)scores.argmax().item<long>();
+        return SampleFrom(TemperedProbabilities(scores));
+    }
+
+    /// <summary>
+    /// The distribution <see cref="Sample"/> draws from, as probabilities [V] fp32 on CPU: after the repetition
+    /// penalty, temperature, top-k and top-p; greedy is one-hot on the argmax. Speculative decoding verifies
+    /// against exactly this, so that its output distribution is the one plain sampling has.
+    /// </summary>
+    public Tensor Probabilities(Tensor logits)
+    {
+        using var scope = NewDisposeScope();
+        var scores = ApplyRepetitionPenalty(logits);
+        if (Parameters.IsGreedy)
+            return zeros_like(scores).index_fill_(0, scores.argmax().unsqueeze(0), 1.0).MoveToOuterDisposeScope();
+        return TemperedProbabilities(scores).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The same distribution without the repetition penalty (a draft's proposal distribution q).</summary>
+    public Tensor ProposalProbabilities(Tensor logits)
+    {
+        using var scope = NewDisposeScope();
+        if (Parameters.IsGreedy)
+            return zeros_like(logits).index_fill_(0, logits.argmax().unsqueeze(0), 1.0).MoveToOuterDisposeScope();
+        return TemperedProbabilities(logits).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Draws one token id from probabilities [V] (need not be normalized) with this sequence's random stream.</summary>
+    public int SampleFrom(Tensor probs) => (int)multinomial(probs, 1, generator: _generator).item<long>();
+
+    /// <summary>A uniform draw in [0, 1) from this sequence's random stream (speculative acceptance tests).</summary>
+    public double NextUniform()
+    {
+        using var u = rand(1, generator: _generator, dtype: float64);
+        return u.item<double>();
+    }
+
+    Tensor TemperedProbabilities(Tensor scores)
+    {
         scores = scores / Parameters.Temperature;
         if (Parameters.TopK > 0 && Parameters.TopK < scores.size(0)) scores = KeepTopK(scores, Parameters.TopK);
         if (Parameters.TopP < 1.0) scores = KeepTopP(scores, Parameters.TopP);
-        var probs = scores.softmax(0);
-        return (int)multinomial(probs, 1, generator: _generator).item<long>();
+        return scores.softmax(0);
     }
 
     // HF convention: a positive logit is divided by the penalty, a negative one multiplied.

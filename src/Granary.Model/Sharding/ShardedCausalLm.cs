@@ -33,6 +33,8 @@ public sealed class ShardedCausalLm : ICausalLm
 
     public long NumWeightBytes => _stages.Sum(ranks => ranks.Sum(shard => shard.NumWeightBytes));
 
+    public long NumKvBytesPerPosition => _stages.Sum(ranks => ranks.Sum(shard => shard.NumKvBytesPerPosition));
+
     /// <summary>The shard of <paramref name="rank"/> in <paramref name="stage"/>.</summary>
     public CausalLm Shard(int stage, int rank) => _stages[stage][rank];
 

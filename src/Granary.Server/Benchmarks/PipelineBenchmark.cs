@@ -9,7 +9,7 @@ namespace Granary.Server.Benchmarks;
 
 /// <summary>One plan's decode throughput at a batch size, and what its shards cost on the wire.</summary>
 public sealed record PipelineBenchRun(
-    string Plan, bool MicroBatches, int BatchSize, double TokensPerSecond, double StepMs, double MeanHopMs,
+    string Plan, string MicroBatches, int BatchSize, double TokensPerSecond, double StepMs, double MeanForwardMs, double MeanHopMs,
     double BytesBetweenStagesPerToken, double AllReduceBytesPerToken);
 
 /// <summary>
@@ -27,7 +27,7 @@ public static class PipelineBenchmark
         {
             TorchRuntime.FitThreadsToModel(whole.Model);
             var measured = DecodeBenchmark.Measure(whole.Model, batchSize, numSteps: numSteps);
-            runs.Add(new PipelineBenchRun("none", false, batchSize, measured.TokensPerSecond, measured.SecondsPerStep * 1000, 0, 0, 0));
+            runs.Add(new PipelineBenchRun("none", "none", batchSize, measured.TokensPerSecond, measured.SecondsPerStep * 1000, measured.SecondsPerStep * 1000, 0, 0, 0));
         }
         int silos = Math.Max(2, plans.Max(p => p.NumShards));
         progress?.Invoke($"starting {silos} silos on loopback ...");
@@ -35,20 +35,25 @@ public static class PipelineBenchmark
         int generation = 1;
         foreach (var plan in plans)
         {
-            foreach (bool microBatches in plan.PipelineStages > 1 ? new[] { true, false } : [true])
+            foreach (bool? microBatches in plan.PipelineStages > 1 ? new bool?[] { null, true, false } : [null])
             {
-                progress?.Invoke($"plan {plan}{(microBatches ? "" : " without micro-batches")} ...");
+                progress?.Invoke($"plan {plan}{microBatches switch { null => "", true => " with micro-batches", false => " without micro-batches" }} ...");
                 var deployment = new DeploymentOptions { Name = "bench", ModelDirectory = modelDir, Plan = plan };
                 var (model, shards) = await ShardedDeployment.LoadAsync(deployment, cluster.Grains, generation++, routerSilo: cluster.FirstSilo);
-                model.MaxMicroBatches = microBatches ? plan.PipelineStages : 1;
+                model.MicroBatches.Fixed = microBatches switch { null => null, true => plan.PipelineStages, false => 1 };
                 var allReduceBefore = await AllReduceBytes(cluster, shards);
-                var before = model.Traffic.Snapshot();
-                var measured = await Task.Run(() => DecodeBenchmark.Measure(model, batchSize, numSteps: numSteps), cancellationToken);
-                var traffic = model.Traffic.Snapshot().Minus(before);
+                ShardTrafficSnapshot? before = null;
+                // Measured micro-batching probes both choices on its first steps: those run as warm-up.
+                int warmup = microBatches is null ? 16 : 3;
+                var measured = await Task.Run(() => DecodeBenchmark.Measure(model, batchSize, numSteps: numSteps, numWarmupSteps: warmup,
+                    beforeTimedSteps: () => before = model.Traffic.Snapshot()), cancellationToken);
+                var traffic = model.Traffic.Snapshot().Minus(before!);
+                // All-reduce bytes are read from the shards, so they include the prefill and warm-up steps; per token of all of them.
                 long allReduce = await AllReduceBytes(cluster, shards) - allReduceBefore;
-                // The traffic covers the prefill and warm-up steps too; per-token figures use all of its tokens.
-                runs.Add(new PipelineBenchRun(plan.ToString(), microBatches, batchSize, measured.TokensPerSecond, measured.SecondsPerStep * 1000,
-                    traffic.MeanHopMs, traffic.BytesBetweenStagesPerToken, traffic.Tokens == 0 ? 0 : (double)allReduce / traffic.Tokens));
+                long allReduceTokens = batchSize * (32L + warmup + numSteps);
+                string mode = microBatches switch { null => $"measured ({model.MicroBatches.Choose(batchSize)})", true => "per stage", false => "one" };
+                runs.Add(new PipelineBenchRun(plan.ToString(), mode, batchSize, measured.TokensPerSecond, measured.SecondsPerStep * 1000,
+                    traffic.MeanForwardMs, traffic.MeanHopMs, traffic.BytesBetweenStagesPerToken, (double)allReduce / allReduceTokens));
                 await Task.WhenAll(shards.Select(s => cluster.Grains.GetGrain<IShardGrain>(s.Key).Unload()));
             }
         }

@@ -24,6 +24,7 @@ internal static class BenchCommand
         command.Subcommands.Add(Decode(stdout, stderr));
         command.Subcommands.Add(Serve(stdout, stderr));
         command.Subcommands.Add(BenchPipelineCommand.Create(stdout, stderr));
+        command.Subcommands.Add(SpecBenchCommand.Create(stdout, stderr));
         return command;
     }
 
@@ -81,12 +82,13 @@ internal static class BenchCommand
         };
         var requestsPerClient = new Option<int>("--requests-per-client") { Description = "Requests each client sends, one after another", DefaultValueFactory = _ => 4 };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens generated per request (EOS is ignored)", DefaultValueFactory = _ => 64 };
+        var repeats = new Option<int>("--repeats") { Description = "Runs per client count, taking turns; each count reports its median run", DefaultValueFactory = _ => 3 };
         var dtype = CliOptions.DType();
         var device = CliOptions.Device();
         var json = CliOptions.Json();
         var command = new Command("serve", "Streaming throughput and latency of an in-process silo at several client counts")
         {
-            model, clients, requestsPerClient, maxTokens, dtype, device, json,
+            model, clients, requestsPerClient, maxTokens, repeats, dtype, device, json,
         };
         command.SetAction(parse =>
         {
@@ -95,13 +97,14 @@ internal static class BenchCommand
                 ParseClientCounts(parse.GetValue(clients) ?? []),
                 CliOptions.Positive(parse.GetValue(requestsPerClient), "--requests-per-client"),
                 CliOptions.Positive(parse.GetValue(maxTokens), "--max-tokens"),
+                CliOptions.Positive(parse.GetValue(repeats), "--repeats"),
                 parse.GetValue(dtype), parse.GetValue(device)!, parse.GetValue(json));
             return RunServe(invocation, stdout, stderr).GetAwaiter().GetResult();
         });
         return command;
     }
 
-    sealed record ServeBenchInvocation(string ModelDir, int[] ClientCounts, int RequestsPerClient, int MaxTokens, string? DType, string Device, bool Json);
+    sealed record ServeBenchInvocation(string ModelDir, int[] ClientCounts, int RequestsPerClient, int MaxTokens, int Repeats, string? DType, string Device, bool Json);
 
     static async Task<int> RunServe(ServeBenchInvocation invocation, TextWriter stdout, TextWriter stderr)
     {
@@ -119,9 +122,10 @@ internal static class BenchCommand
         if (invocation.DType is { } dtype) settings[nameof(GranaryServerOptions.DType)] = dtype;
         await using var server = await InProcessGranary.StartAsync(settings);
         var client = new GatewayCompletionClient(server.Gateway, server.Model);
-        var runs = await ServeBenchScenario.RunAsync(client, invocation.ClientCounts, invocation.RequestsPerClient, invocation.MaxTokens, progress);
+        var runs = await ServeBenchScenario.RunAsync(client, invocation.ClientCounts, invocation.RequestsPerClient, invocation.MaxTokens, progress,
+            repeats: invocation.Repeats);
         var report = ServeBenchReport.From(invocation.ModelDir, server.Model.Name, "in-process ModelGateway (router grain stream)",
-            invocation.MaxTokens, invocation.RequestsPerClient, runs);
+            invocation.MaxTokens, invocation.RequestsPerClient, runs, invocation.Repeats);
         if (invocation.Json) stdout.WriteLine(JsonSerializer.Serialize(report, ServeBenchReport.JsonOptions));
         else report.WriteTable(stdout);
         return GranaryCli.ExitOk;

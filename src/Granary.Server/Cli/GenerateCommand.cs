@@ -4,6 +4,7 @@ using System.Text.Json;
 using Granary.Abstractions;
 using Granary.Abstractions.Sharding;
 using Granary.Engine.Generation;
+using Granary.Engine.Speculation;
 using Granary.Model.Loading;
 using Granary.Model.Tokenization;
 using Granary.Server.Models;
@@ -26,12 +27,15 @@ internal static class GenerateCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable)", AllowMultipleArgumentsPerToken = false };
         var chat = new Option<bool>("--chat") { Description = "Wrap the prompt as a user message in the model's chat template" };
         var plan = new Option<string?>("--plan") { Description = "Run the model as shard grains on silos started in this process: pp=P,tp=T (pipeline stages x tensor-parallel ranks)" };
+        var draft = CliOptions.Draft();
+        var speculate = CliOptions.Speculate();
+        var draftVocab = CliOptions.DraftVocab();
         var dtype = CliOptions.DType();
         var device = CliOptions.Device();
         var json = CliOptions.Json();
         var command = new Command("generate", "Generate a continuation of a prompt")
         {
-            model, prompt, maxTokens, temperature, topP, topK, repetitionPenalty, seed, stop, chat, plan, dtype, device, json,
+            model, prompt, maxTokens, temperature, topP, topK, repetitionPenalty, seed, stop, chat, plan, draft, speculate, draftVocab, dtype, device, json,
         };
         command.SetAction(parse =>
         {
@@ -48,31 +52,38 @@ internal static class GenerateCommand
             if (sampling.Validate() is { } problem) throw new GranaryUserError("--" + problem.Replace('_', '-'));
             var request = new GenerateInvocation(
                 DefaultModels.ResolveTarget(parse.GetValue(model)), parse.GetValue(prompt)!, parse.GetValue(chat), sampling,
-                ParallelPlan.Parse(parse.GetValue(plan)), parse.GetValue(dtype), parse.GetValue(device)!, parse.GetValue(json));
+                ParallelPlan.Parse(parse.GetValue(plan)), parse.GetValue(dtype), parse.GetValue(device)!, parse.GetValue(json),
+                parse.GetValue(draft) is { } named ? DefaultModels.ResolveDraft(named) : null,
+                CliOptions.InRange(parse.GetValue(speculate), 0, 32, "--speculate"),
+                CliOptions.AtLeast(parse.GetValue(draftVocab), 0, "--draft-vocab"));
             return Run(request, stdout, stderr).GetAwaiter().GetResult();
         });
         return command;
     }
 
     sealed record GenerateInvocation(
-        string ModelDir, string Prompt, bool Chat, SamplingParams Sampling, ParallelPlan Plan, string? DType, string Device, bool Json);
+        string ModelDir, string Prompt, bool Chat, SamplingParams Sampling, ParallelPlan Plan, string? DType, string Device, bool Json,
+        string? DraftDir, int Speculate, int DraftVocab);
 
     static async Task<int> Run(GenerateInvocation invocation, TextWriter stdout, TextWriter stderr)
     {
         var loadWatch = Stopwatch.StartNew();
         var options = new ModelLoadOptions(invocation.DType is null ? null : RunDType.Parse(invocation.DType, "--dtype"), invocation.Device);
         await using var loaded = await RunnableModel.LoadAsync(invocation.ModelDir, options, invocation.Plan, stderr);
+        using var draft = invocation.DraftDir is { } draftDir ? DraftLoader.Load(draftDir, options, invocation.DraftVocab) : null;
+        draft?.CheckCompatibleWith(loaded.Model);
         double loadMs = loadWatch.Elapsed.TotalMilliseconds;
 
         var promptIds = EncodePrompt(loaded.Tokenizer, invocation.Prompt, invocation.Chat);
-        var generator = new BatchGenerator(loaded.Model, loaded.Tokenizer)
+        var speculation = new SpeculationOptions { NumSpeculativeTokens = invocation.Speculate };
+        var generator = new BatchGenerator(loaded.Model, loaded.Tokenizer, draft, speculation)
         {
             OnText = invocation.Json ? null : (_, text) => { stdout.Write(text); stdout.Flush(); },
         };
         var (results, timings) = generator.Generate([new GenerationRequest(promptIds, invocation.Sampling)]);
         var result = results[0];
         if (invocation.Json)
-            stdout.WriteLine(JsonSerializer.Serialize(GenerateJson.From(result, timings, loadMs, invocation.Plan), GenerateJson.Options));
+            stdout.WriteLine(JsonSerializer.Serialize(GenerateJson.From(result, timings, loadMs, invocation.Plan, draft is null ? null : generator.LastSpeculation), GenerateJson.Options));
         else
             stdout.WriteLine();
         return GranaryCli.ExitOk;

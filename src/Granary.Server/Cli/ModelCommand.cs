@@ -15,6 +15,7 @@ internal static class ModelCommand
         var command = new Command("model", "Make and inspect model folders");
         command.Subcommands.Add(Synth(stdout));
         command.Subcommands.Add(Train(stdout, stderr));
+        command.Subcommands.Add(VocabTrimCommand.Create(stdout));
         return command;
     }
 

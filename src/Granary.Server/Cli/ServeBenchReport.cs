@@ -12,6 +12,7 @@ internal sealed record ServeBenchReport(
     [property: JsonPropertyName("threads")] int NumThreads,
     [property: JsonPropertyName("max_tokens")] int MaxTokens,
     [property: JsonPropertyName("requests_per_client")] int RequestsPerClient,
+    [property: JsonPropertyName("repeats")] int Repeats,
     [property: JsonPropertyName("results")] IReadOnlyList<ServeBenchRow> Results,
     [property: JsonPropertyName("throughput_ratio")] double? ThroughputRatio,
     [property: JsonPropertyName("target_ratio")] double TargetRatio)
@@ -24,19 +25,19 @@ internal sealed record ServeBenchReport(
     [JsonPropertyName("meets_target")]
     public bool? MeetsTarget => ThroughputRatio is { } ratio ? ratio >= TargetRatio : null;
 
-    public static ServeBenchReport From(string model, string servedModel, string client, int maxTokens, int requestsPerClient, IReadOnlyList<ServeBenchRun> runs)
+    public static ServeBenchReport From(string model, string servedModel, string client, int maxTokens, int requestsPerClient, IReadOnlyList<ServeBenchRun> runs, int repeats = 1)
     {
         var rows = runs.Select(ServeBenchRow.From).ToList();
         var fewest = runs.MinBy(r => r.NumClients)!;
         var most = runs.MaxBy(r => r.NumClients)!;
         double? ratio = runs.Count > 1 && fewest.TokensPerSecond > 0 ? Math.Round(most.TokensPerSecond / fewest.TokensPerSecond, 2) : null;
-        return new ServeBenchReport(model, servedModel, client, TorchSharp.torch.get_num_threads(), maxTokens, requestsPerClient, rows, ratio, TargetThroughputRatio);
+        return new ServeBenchReport(model, servedModel, client, TorchSharp.torch.get_num_threads(), maxTokens, requestsPerClient, repeats, rows, ratio, TargetThroughputRatio);
     }
 
     public void WriteTable(TextWriter output)
     {
         output.WriteLine($"model {Model} (served as {ServedModel}) through {Client}, {NumThreads} threads");
-        output.WriteLine($"each client: {RequestsPerClient} streaming request(s) in a row, greedy, EOS ignored, {MaxTokens} tokens each");
+        output.WriteLine($"each client: {RequestsPerClient} streaming request(s) in a row, greedy, EOS ignored, {MaxTokens} tokens each; median of {Repeats} turn(s) per count");
         output.WriteLine("clients  requests  tokens  seconds  tokens/s  ttft p50  ttft p99  itl p50  itl p99  (ms)");
         foreach (var row in Results)
             output.WriteLine($"{row.Clients,7}  {row.Requests,8}  {row.GeneratedTokens,6}  {row.Seconds,7:F2}  {row.TokensPerSecond,8:F1}  " +

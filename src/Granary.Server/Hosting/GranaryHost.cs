@@ -36,7 +36,12 @@ public static class GranaryHost
         string modelDirectory = DefaultModels.ResolveTarget(options.Model);
         if (!File.Exists(Path.Combine(modelDirectory, "config.json")))
             throw new GranaryUserError($"--model: {modelDirectory} is not a model folder (no config.json)");
-        var deployment = options.ToDeployment(modelDirectory);
+        string? draftDirectory = options.Draft is null ? null : DefaultModels.ResolveDraft(options.Draft);
+        if (draftDirectory is not null && !File.Exists(Path.Combine(draftDirectory, "config.json")))
+            throw new GranaryUserError($"--draft: {draftDirectory} is not a model folder (no config.json)");
+        if (draftDirectory is not null && options.DraftVocab > 0 && !File.Exists(Path.Combine(draftDirectory, Granary.Engine.Speculation.VocabTrimCalibration.FileName)))
+            throw new GranaryUserError($"--draft-vocab: {Path.Combine(draftDirectory, Granary.Engine.Speculation.VocabTrimCalibration.FileName)} is missing (granary model vocab-trim writes it)");
+        var deployment = options.ToDeployment(modelDirectory, draftDirectory);
         if (options.Redis is { } redis) CheckRedisAnswers(redis);
 
         if (logging is not null) logging(builder.Logging);

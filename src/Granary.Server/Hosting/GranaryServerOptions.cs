@@ -62,6 +62,14 @@ public sealed class GranaryServerOptions
 
     /// <summary>Device slots this silo offers to shards (one CPU slot by default; e.g. the GPUs of the pod).</summary>
     public int Devices { get; set; } = 1;
+    /// <summary>A draft model folder, or "default" for the shipped draft; none: no speculative decoding.</summary>
+    public string? Draft { get; set; }
+
+    /// <summary>k: most tokens the draft proposes per sequence and step (adapted down at run time; 0 turns speculation off).</summary>
+    public int Speculate { get; set; } = 4;
+
+    /// <summary>VocabTrim: the draft's LM head keeps this many most frequent tokens (0 keeps all).</summary>
+    public int DraftVocab { get; set; }
 
     /// <summary>API keys and their tenants; when any are configured, every API call must present one.</summary>
     public List<ApiKeyOptions> ApiKeys { get; set; } = [];
@@ -92,6 +100,9 @@ public sealed class GranaryServerOptions
         {
             return e.Message;
         }
+        if (Speculate is < 0 or > 32) return $"Granary:Speculate (--speculate) must be in 0..32 (got {Speculate})";
+        if (DraftVocab < 0) return $"Granary:DraftVocab (--draft-vocab) must be >= 0 (got {DraftVocab})";
+        if (Draft is not null && string.IsNullOrWhiteSpace(Draft)) return "Granary:Draft (--draft) is empty";
         if (DType is not null && Granary.Model.Loading.RunDType.TryParse(DType) is null)
             return $"Granary:DType (--dtype): \"{DType}\" is not fp32, bf16 or fp16";
         for (int i = 0; i < ApiKeys.Count; i++)
@@ -111,8 +122,11 @@ public sealed class GranaryServerOptions
     };
 
     /// <summary>The one deployment this process serves, its model folder resolved.</summary>
-    public DeploymentOptions ToDeployment(string modelDirectory) => new()
+    public DeploymentOptions ToDeployment(string modelDirectory, string? draftDirectory = null) => new()
     {
+        DraftDirectory = draftDirectory,
+        DraftVocabTokens = DraftVocab,
+        Speculation = new Granary.Engine.Speculation.SpeculationOptions { NumSpeculativeTokens = Speculate },
         Name = ServedModelName ?? DefaultServedName(modelDirectory),
         ModelDirectory = modelDirectory,
         Device = Device,

@@ -15,6 +15,9 @@ public sealed class RouterClusterFixture : IAsyncLifetime
 {
     public const string ModelName = "tiny";
 
+    /// <summary>The same model, decoding speculatively with a copy of itself as the draft.</summary>
+    public const string SpeculativeModelName = "tiny-speculative";
+
     /// <summary>Long enough that an uncancelled request would still be running long after a cancelled one has left.</summary>
     public const int ContextLength = 1024;
 
@@ -37,7 +40,13 @@ public sealed class RouterClusterFixture : IAsyncLifetime
             Scheduler = new SchedulerOptions { MaxNumRunningSequences = 16, MaxNumWaiting = 64 },
         };
         var builder = new InProcessTestClusterBuilder(initialSilosCount: 2);
-        builder.ConfigureSilo((_, silo) => silo.Services.AddGranaryWireTypes().AddGranaryDeployments([deployment]));
+        var speculative = deployment with
+        {
+            Name = SpeculativeModelName,
+            DraftDirectory = _folder.Path,
+            Speculation = new Engine.Speculation.SpeculationOptions { NumSpeculativeTokens = 3 },
+        };
+        builder.ConfigureSilo((_, silo) => silo.Services.AddGranaryWireTypes().AddGranaryDeployments([deployment, speculative]));
         builder.ConfigureClient(client => client.Services.AddGranaryWireTypes());
         _cluster = builder.Build();
         await _cluster.DeployAsync();

@@ -25,6 +25,8 @@ public sealed class ShardedClusterFixture : IAsyncLifetime
 
     readonly SynthesizedModelFolder _folder = new(Shape);
     readonly SynthesizedModelFolder _tiedMqa = new(TiedMqaShape);
+    // Another model with the same tokenizer, as a draft: unrelated weights, so most proposals are rejected.
+    readonly SynthesizedModelFolder _draft = new(Shape with { NumLayers = 1, Seed = 99 });
     LoadedModel? _tiedMqaReference;
     InProcessTestCluster? _cluster;
     LoadedModel? _reference;
@@ -44,6 +46,9 @@ public sealed class ShardedClusterFixture : IAsyncLifetime
 
     public static string DeploymentName(string plan) => "tiny-" + plan.Replace(',', '-').Replace("=", "");
 
+    /// <summary>The pp=2 deployment decoding speculatively with a local draft.</summary>
+    public const string SpeculativeDeploymentName = "tiny-pp2-spec";
+
     public DeploymentOptions Deployment(string plan) => new()
     {
         Name = DeploymentName(plan),
@@ -55,6 +60,12 @@ public sealed class ShardedClusterFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var deployments = Plans.Select(Deployment).ToList();
+        deployments.Add(Deployment("pp=2") with
+        {
+            Name = SpeculativeDeploymentName,
+            DraftDirectory = _draft.Path,
+            Speculation = new Granary.Engine.Speculation.SpeculationOptions { NumSpeculativeTokens = 3, IsAdaptive = false },
+        });
         var builder = new InProcessTestClusterBuilder(initialSilosCount: 4);
         builder.ConfigureSilo((_, silo) =>
         {
@@ -79,6 +90,7 @@ public sealed class ShardedClusterFixture : IAsyncLifetime
         _tiedMqaReference?.Dispose();
         _folder.Dispose();
         _tiedMqa.Dispose();
+        _draft.Dispose();
     }
 }
 

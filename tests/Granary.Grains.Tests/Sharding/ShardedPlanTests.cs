@@ -50,15 +50,28 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task Speculative_decoding_over_a_pp2_plan_gives_the_plain_single_device_greedy_tokens()
+    {
+        await ServesSingleDeviceGreedyTokens("pp=2", ShardedClusterFixture.SpeculativeDeploymentName);
+        var status = await fixture.Client.GetGrain<IRouterGrain>(ShardedClusterFixture.SpeculativeDeploymentName).GetStatus();
+        Assert.True(status.IsSpeculative);
+        Assert.True(status.SpecDecodeNumDraftTokens > 0);
+        Assert.True(status.SpecDecodeNumAcceptedTokens < status.SpecDecodeNumDraftTokens, "an unrelated draft should see rejections (rollbacks on the shards)");
+    }
+
     [Theory]
     [MemberData(nameof(Plans))]
-    public async Task A_planned_deployment_serves_the_single_device_greedy_tokens(string plan)
+    public Task A_planned_deployment_serves_the_single_device_greedy_tokens(string plan) =>
+        ServesSingleDeviceGreedyTokens(plan, ShardedClusterFixture.DeploymentName(plan));
+
+    async Task ServesSingleDeviceGreedyTokens(string plan, string deployment)
     {
-        var router = fixture.Client.GetGrain<IRouterGrain>(ShardedClusterFixture.DeploymentName(plan));
+        var router = fixture.Client.GetGrain<IRouterGrain>(deployment);
         string[] prompts = ["def fibonacci(n):", "The quick brown fox", "x", "import os\nimport sys"];
         var requests = prompts.Select((p, i) => new CompletionRequest
         {
-            Model = ShardedClusterFixture.DeploymentName(plan),
+            Model = deployment,
             PromptTokenIds = fixture.Reference.Tokenizer.Encode(p, addBos: true).ToArray(),
             Sampling = new SamplingParams { Temperature = 0, IgnoreEos = true, MaxTokens = 5 + 2 * i },
         }).ToList();

@@ -101,6 +101,28 @@ public sealed class BatchedDecodeTests
         Dispose(batched, perSegment);
     }
 
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void Speculative_verification_rows_batched_give_the_per_segment_logits(string variant)
+    {
+        // Each sequence feeds several new tokens with every row's logits (k + 1 positions of a verification),
+        // a different number each; batched, every token is its own row that sees keys up to its own position.
+        using var model = TinyModels.Create(ConfigFor(variant), seed: 35);
+        var (batched, perSegment) = (Prefill(model, seed: 5), Prefill(model, seed: 5));
+        int[] numNew = [5, 1, 3, 4];
+        List<StepInput> Inputs(IReadOnlyList<Prefilled> sequences) => sequences
+            .Select((s, i) => new StepInput(s.Cache, [s.Prompt[^1], .. TinyModels.RandomTokens(numNew[i] - 1, model.Config.VocabSize, 50 + i)], AllLogits: true))
+            .ToList();
+        model.BatchesDecodeRows = false;
+        using var expected = model.Step(Inputs(perSegment));
+        model.BatchesDecodeRows = true;
+        using var actual = model.Step(Inputs(batched));
+        Assert.Equal(numNew.Sum(), actual.size(0));
+        KvCacheConsistencyTests.AssertClose(expected, actual, 1e-5);
+        Assert.All(batched.Zip(perSegment), p => Assert.Equal(p.Second.Cache.Length, p.First.Cache.Length));
+        Dispose(batched, perSegment);
+    }
+
     sealed record Prefilled(SequenceKvCache Cache, int[] Prompt);
 
     static List<Prefilled> Prefill(CausalLm model, int seed)

@@ -1,0 +1,92 @@
+using Granary.Engine.Speculation;
+
+namespace Granary.Engine.Tests.Speculation;
+
+/// <summary>k per sequence from its acceptance; the batch cap on k from measured throughput.</summary>
+public sealed class AdaptiveSpeculationTests
+{
+    [Fact]
+    public void k_grows_with_acceptance_and_stays_within_one_and_the_maximum()
+    {
+        Assert.Equal(1, AdaptiveK.ForAcceptance(0.1, 6));
+        Assert.Equal(2, AdaptiveK.ForAcceptance(0.5, 6));   // 0.5^2 = 0.25 >= 0.2 > 0.5^3
+        Assert.Equal(4, AdaptiveK.ForAcceptance(0.7, 6));   // 0.7^4 = 0.24
+        Assert.Equal(6, AdaptiveK.ForAcceptance(0.95, 6));
+        Assert.Equal(0, AdaptiveK.ForAcceptance(0.95, 0));
+    }
+
+    [Fact]
+    public void A_sequences_acceptance_estimate_follows_its_outcomes()
+    {
+        using var cache = new Model.KvCache.SequenceKvCache(1, 1, 4, 8, TorchSharp.torch.ScalarType.Float32, TorchSharp.torch.CPU);
+        var speculation = new SequenceSpeculation(cache, 1);
+        for (int i = 0; i < 20; i++) speculation.Observe(numDrafted: 4, numAccepted: 0);
+        Assert.True(speculation.Acceptance < 0.1);
+        for (int i = 0; i < 20; i++) speculation.Observe(numDrafted: 4, numAccepted: 4);
+        Assert.True(speculation.Acceptance > 0.9);
+    }
+
+    // Tokens per second of a step at a given cap, in a world where speculation pays up to k = best.
+    static double Throughput(int cap, int best) => 100 + 20 * (best - Math.Abs(cap - best));
+
+    static SpeculationController Run(int batchSize, int best, int steps, int maxK = 4)
+    {
+        var controller = new SpeculationController(maxK, isAdaptive: true);
+        for (int i = 0; i < steps; i++)
+        {
+            int cap = controller.CapFor(batchSize);
+            controller.Observe(batchSize, cap, numTokens: (int)Throughput(cap, best), seconds: 1);
+        }
+        return controller;
+    }
+
+    [Fact]
+    public void Where_speculation_does_not_pay_the_cap_falls_to_plain_decoding()
+    {
+        Assert.Equal(0, Run(batchSize: 16, best: 0, steps: 40).CurrentCap(16)); // one move per exploration: 4 -> 0 in 36 steps
+    }
+
+    [Fact]
+    public void Where_speculation_pays_the_cap_settles_at_the_fastest_k()
+    {
+        Assert.Equal(4, Run(batchSize: 1, best: 4, steps: 60).CurrentCap(1));
+        Assert.Equal(2, Run(batchSize: 4, best: 2, steps: 60).CurrentCap(4));
+    }
+
+    [Fact]
+    public void Batch_sizes_learn_separately_and_a_new_one_starts_from_the_next_smaller()
+    {
+        var controller = Run(batchSize: 1, best: 4, steps: 30);
+        for (int i = 0; i < 60; i++)
+        {
+            int cap = controller.CapFor(16);
+            controller.Observe(16, cap, (int)Throughput(cap, 0), 1);
+        }
+        Assert.Equal(4, controller.CurrentCap(1));
+        Assert.Equal(0, controller.CurrentCap(16));
+        Assert.Equal(0, controller.CurrentCap(32)); // starts from what batch 16 learned
+    }
+
+    [Fact]
+    public void Once_settled_it_explores_ever_more_rarely()
+    {
+        var controller = Run(batchSize: 16, best: 0, steps: 60);
+        Assert.Equal(0, controller.CurrentCap(16));
+        int explorations = 0;
+        for (int i = 0; i < 400; i++)
+        {
+            int cap = controller.CapFor(16);
+            if (cap != 0) explorations++;
+            controller.Observe(16, cap, (int)Throughput(cap, 0), 1);
+        }
+        Assert.InRange(explorations, 3, 30); // a few 3-step explorations every 96 steps, not every 6th step
+        Assert.Equal(0, controller.CurrentCap(16));
+    }
+
+    [Fact]
+    public void Without_adaptation_the_cap_is_always_k()
+    {
+        var controller = new SpeculationController(3, isAdaptive: false);
+        Assert.All(Enumerable.Range(1, 20), b => Assert.Equal(3, controller.CapFor(b)));
+    }
+}
