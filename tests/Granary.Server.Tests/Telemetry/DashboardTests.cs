@@ -33,7 +33,14 @@ public sealed partial class DashboardTests(ServedModelFixture served) : IClassFi
         // One request first: a histogram has no series until something is recorded.
         (await served.Http.PostJsonAsync("/v1/completions",
             new { model = ServedModelFixture.ModelName, prompt = "x = ", max_tokens = 3, ignore_eos = true })).Ok();
+        // The load gauges appear with the first load sample, about a second after the server is ready.
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         var scrape = PrometheusExposition.Parse(await served.Http.GetStringAsync("/metrics"));
+        while (!scrape.Has(Granary.Server.Telemetry.MetricNames.NumRequestsRunning) && watch.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            await Task.Delay(200);
+            scrape = PrometheusExposition.Parse(await served.Http.GetStringAsync("/metrics"));
+        }
         var exported = scrape.Samples.Select(s => s.Name).ToHashSet();
 
         var queried = Queries(Dashboard()).SelectMany(q => MetricName().Matches(q).Select(m => m.Value)).ToHashSet();
