@@ -51,4 +51,14 @@ public sealed class ServeBadInputTests(BadInputFixture models) : IClassFixture<B
         Assert.Contains($"--redis 127.0.0.1:{closedPort}", result.Stderr);
         Assert.DoesNotContain("   at ", result.Stderr + result.Stdout);
     }
+
+    [Fact]
+    public void A_malformed_otlp_endpoint_is_one_clear_line()
+    {
+        var result = GranaryProcess.Run(Timeout, new Dictionary<string, string> { ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "collector:4317" },
+            "serve", "--model", models.ModelDir);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("OTEL_EXPORTER_OTLP_ENDPOINT", result.Stderr);
+        Assert.DoesNotContain("   at ", result.Stderr + result.Stdout);
+    }
 }

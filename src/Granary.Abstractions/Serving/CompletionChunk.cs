@@ -24,6 +24,12 @@ public sealed record CompletionChunk
 
     public ServingError? Error { get; init; }
 
+    /// <summary>
+    /// On the request's first chunk only: seconds it waited in the router's queue before the scheduler admitted it
+    /// (vLLM's <c>request_queue_time</c>), for metrics.
+    /// </summary>
+    public double? QueueTimeSeconds { get; init; }
+
     public bool IsLast => FinishReason is not null || Error is not null;
 
     public static CompletionChunk Failed(ServingErrorKind kind, string message) => new() { Error = new ServingError(kind, message) };

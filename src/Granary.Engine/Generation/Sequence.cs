@@ -54,6 +54,11 @@ public sealed class Sequence : IDisposable
 
     public FinishReason? FinishReason { get; private set; }
 
+    /// <summary>How long the sequence waited between submission and admission (null while it still waits); for metrics.</summary>
+    public TimeSpan? QueueTime { get; private set; }
+
+    readonly long _submittedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+
     /// <summary>Its draft cache and acceptance history while it speculates; null when it decodes plainly.</summary>
     public SequenceSpeculation? Speculation { get; private set; }
 
@@ -86,6 +91,7 @@ public sealed class Sequence : IDisposable
     {
         if (Cache is not null) throw new InvalidOperationException("the sequence already has a KV cache");
         Cache = cache;
+        QueueTime = System.Diagnostics.Stopwatch.GetElapsedTime(_submittedAt);
     }
 
     /// <summary>The next prompt chunk of at most <paramref name="maxTokens"/> tokens, while prefilling.</summary>

@@ -27,10 +27,12 @@ public sealed class ServingLoop : IDisposable
     string _stopReason = "the deployment shut down before the request finished; retry it";
     bool _isClosed; // guarded by _closing: the thread has exited and commands run on their caller's thread
     volatile ServingLoad _load = new(0, 0, 0);
+    readonly StepMetricLabels? _metricLabels;
 
-    public ServingLoop(InferenceEngine engine, string name = "granary-serving")
+    public ServingLoop(InferenceEngine engine, string name = "granary-serving", StepMetricLabels? metricLabels = null)
     {
         _engine = engine;
+        _metricLabels = metricLabels;
         _thread = new Thread(Run) { IsBackground = true, Name = name };
         _thread.Start();
     }
@@ -122,6 +124,7 @@ public sealed class ServingLoop : IDisposable
     {
         IReadOnlyList<ScheduledChunk> plan;
         IReadOnlyList<SequenceUpdate> updates;
+        long startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             plan = _engine.Scheduler.Schedule();
@@ -138,6 +141,7 @@ public sealed class ServingLoop : IDisposable
             FailAll(ServingErrorKind.Internal, $"the model step failed: {e.Message}");
             return;
         }
+        StepMetrics.RecordLoopStep(startedAt, _metricLabels);
         OnStepped?.Invoke(new ServingStep(plan, updates));
         var chunks = updates.Select(ToChunk).ToList();
         // NOTE: finished sequences leave (freeing KV) and the load is published before their last chunk is
@@ -165,6 +169,7 @@ public sealed class ServingLoop : IDisposable
         FinishReason = update.Sequence.FinishReason,
         PromptTokens = update.Sequence.Request.PromptTokenIds.Count,
         CompletionTokens = update.Sequence.OutputTokenIds.Count,
+        QueueTimeSeconds = update.Sequence.OutputTokenIds.Count == update.TokenIds.Count ? update.Sequence.QueueTime?.TotalSeconds : null, // first chunk
     };
 
     void FailAll(ServingErrorKind kind, string message)

@@ -75,7 +75,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             if (_draft is null && deployment.DraftDirectory is { } draftDirectory)
                 _draft = await Task.Run(() => DraftLoader.Load(draftDirectory, options, deployment.DraftVocabTokens));
             _engine = new InferenceEngine(_model, tokenizer, deployment.Scheduler, _draft, deployment.Speculation);
-            _loop = new ServingLoop(_engine, $"granary-router-{deployment.Name}");
+            _loop = new ServingLoop(_engine, $"granary-router-{deployment.Name}", new StepMetricLabels(deployment.Name, IsWholeModel: deployment.Plan.IsSingle));
             logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}, in {Seconds:F1} s{Draft}", deployment.Name,
                 deployment.ModelDirectory, deployment.Device, deployment.Plan, (DateTime.UtcNow - started).TotalSeconds,
                 _draft is null ? "" : $"; speculating with draft {deployment.DraftDirectory} (k <= {deployment.Speculation.NumSpeculativeTokens})");

@@ -96,7 +96,9 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         using var scope = NewDisposeScope();
         var input = request.Input.ToTensor(shard.Device);
         var output = shard.ForwardShard(input, new StepLayout([], request.Positions, request.LogitRows), segments);
-        var payload = _assignment!.Rank == 0 ? TensorPayload.From(output) : null;
+        var a = _assignment!;
+        var payload = a.Rank == 0 ? TensorPayload.From(output) : null;
+        Granary.Engine.Serving.StepMetrics.RecordShardStep(started, a.Deployment, a.Stage, a.Rank);
         return new ShardStepResult(payload, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 

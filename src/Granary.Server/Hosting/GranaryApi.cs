@@ -4,6 +4,7 @@ using Granary.Server.Api.Auth;
 using Granary.Server.Api.Grpc;
 using Granary.Server.Api.OpenAi;
 using Granary.Server.Serving;
+using Granary.Server.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,9 +21,12 @@ public static class GranaryApi
     {
         services.AddGranaryWireTypes();
         foreach (var frontend in deployments.Select(ModelFrontend.Load)) services.AddSingleton(frontend);
+        services.AddSingleton<ServingMetrics>();
         services.AddSingleton<ModelGateway>();
         services.AddSingleton<Readiness>();
         services.AddHostedService<DeploymentWarmup>();
+        services.AddSingleton<DeploymentLoadGauges>();
+        services.AddHostedService(provider => provider.GetRequiredService<DeploymentLoadGauges>());
         services.AddApiKeyRegistry(); // shared by the HTTP and gRPC APIs
         services.AddGrpc();
         return services;

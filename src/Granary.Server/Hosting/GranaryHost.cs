@@ -3,6 +3,7 @@ using Granary.Abstractions;
 using Granary.Grains;
 using Granary.Grains.Deployments;
 using Granary.Server.Models;
+using Granary.Server.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -47,6 +48,7 @@ public static class GranaryHost
         if (logging is not null) logging(builder.Logging);
         builder.Services.AddSingleton(options);
         builder.Services.AddGranaryApi([deployment]);
+        builder.Services.AddGranaryTelemetry();
         builder.Services.AddGranaryDeployments([deployment]);
         builder.Services.AddGranaryShards(options.Devices);
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -58,6 +60,7 @@ public static class GranaryHost
         });
         builder.UseOrleans(silo => ConfigureSilo(silo, options));
         var app = builder.Build();
+        app.MapGranaryTelemetry();
         app.MapGranaryApi();
         return app;
     }
@@ -69,6 +72,7 @@ public static class GranaryHost
             cluster.ClusterId = options.ClusterId;
             cluster.ServiceId = options.ServiceId;
         });
+        silo.AddActivityPropagation(); // a request's trace continues into the silo that hosts its router
         if (options.Redis is { } redis)
         {
             silo.UseRedisClustering(redisOptions => redisOptions.ConfigurationOptions = ConfigurationOptions.Parse(redis));

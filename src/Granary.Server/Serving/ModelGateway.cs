@@ -1,15 +1,18 @@
+using System.Runtime.CompilerServices;
 using Granary.Abstractions.Serving;
 using Granary.Grains.Routing;
 using Granary.Grains.Sharding;
+using Granary.Server.Telemetry;
 
 namespace Granary.Server.Serving;
 
 /// <summary>
 /// The one door the HTTP and gRPC APIs use into the cluster: finds a deployment by name, and sends a
 /// tokenized request to its router grain (wherever in the cluster that lives), streaming the chunks back.
-/// Works the same in a silo process and in an Orleans client process.
+/// Works the same in a silo process and in an Orleans client process. Every request is timed and traced
+/// here, so each API (and the serve benchmark) is measured the same way.
 /// </summary>
-public sealed class ModelGateway(IGrainFactory grains, IEnumerable<ModelFrontend> models)
+public sealed class ModelGateway(IGrainFactory grains, IEnumerable<ModelFrontend> models, ServingMetrics metrics)
 {
     readonly Dictionary<string, ModelFrontend> _byName = models.ToDictionary(m => m.Name, StringComparer.Ordinal);
 
@@ -21,8 +24,19 @@ public sealed class ModelGateway(IGrainFactory grains, IEnumerable<ModelFrontend
     /// Chunks of one request; the first is an error chunk when the deployment refuses it. Cancelling the
     /// token (the client went away) stops the sequence and frees its KV on the router.
     /// </summary>
-    public IAsyncEnumerable<CompletionChunk> Generate(CompletionRequest request, CancellationToken cancellationToken) =>
-        grains.GetGrain<IRouterGrain>(request.Model).Generate(request, cancellationToken);
+    public async IAsyncEnumerable<CompletionChunk> Generate(CompletionRequest request,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var activity = GranaryTracing.StartGenerate(request);
+        var timing = metrics.StartRequest(request.Model);
+        await foreach (var chunk in grains.GetGrain<IRouterGrain>(request.Model).Generate(request, cancellationToken)
+                           .WithCancellation(cancellationToken))
+        {
+            timing.Observe(chunk);
+            GranaryTracing.RecordChunk(activity, chunk);
+            yield return chunk;
+        }
+    }
 
     public Task<DeploymentStatus> GetStatus(string model) => grains.GetGrain<IRouterGrain>(model).GetStatus();
 

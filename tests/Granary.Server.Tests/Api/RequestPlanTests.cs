@@ -2,6 +2,7 @@ using System.Text.Json;
 using Granary.Grains.Deployments;
 using Granary.Server.Api.OpenAi;
 using Granary.Server.Serving;
+using Granary.Server.Telemetry;
 using Granary.Server.Tests.Support;
 
 namespace Granary.Server.Tests.Api;
@@ -10,15 +11,19 @@ namespace Granary.Server.Tests.Api;
 [Collection(GranaryClusterCollection.Name)]
 public sealed class RequestPlanTests(GranaryClusterFixture cluster)
 {
-    ModelGateway Gateway(long kvTokenBudget = long.MaxValue) => new(cluster.Cluster.Client,
-    [
-        ModelFrontend.Load(new DeploymentOptions
-        {
-            Name = GranaryClusterFixture.ModelName,
-            ModelDirectory = cluster.ModelDir,
-            Scheduler = new() { KvCacheTokenBudget = kvTokenBudget },
-        }),
-    ]);
+    ModelGateway Gateway(long kvTokenBudget = long.MaxValue)
+    {
+        ModelFrontend[] models =
+        [
+            ModelFrontend.Load(new DeploymentOptions
+            {
+                Name = GranaryClusterFixture.ModelName,
+                ModelDirectory = cluster.ModelDir,
+                Scheduler = new() { KvCacheTokenBudget = kvTokenBudget },
+            }),
+        ];
+        return new(cluster.Cluster.Client, models, new ServingMetrics(TestMeters.Factory(), models));
+    }
 
     static T Body<T>(string json) => JsonSerializer.Deserialize<T>(json, OpenAiJson.Options)!;
 
