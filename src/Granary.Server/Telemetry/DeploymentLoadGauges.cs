@@ -9,8 +9,8 @@ using Microsoft.Extensions.Logging;
 namespace Granary.Server.Telemetry;
 
 /// <summary>
-/// vLLM's load gauges (running and waiting requests, KV usage) and Granary's KV-per-tier gauge, read from each
-/// deployment's router. A gauge callback must not make grain calls, so a background loop samples every router's
+/// vLLM's load gauges (running and waiting requests, KV usage), the speculative-decoding counters (the router's
+/// engine counts draft and accepted tokens) and Granary's KV-per-tier gauge, read from each deployment's router. A gauge callback must not make grain calls, so a background loop samples every router's
 /// <see cref="DeploymentStatus"/> once a second and the gauges report the latest sample.
 /// </summary>
 /// <remarks>
@@ -42,6 +42,10 @@ public sealed class DeploymentLoadGauges : BackgroundService
             () => Observe(status => status.NumWaiting), unit: null, "Requests waiting to be admitted");
         meter.CreateObservableGauge(MetricNames.ToInstrumentName(MetricNames.KvCacheUsage),
             () => Observe(KvUsage), unit: null, "Fraction of the KV budget reserved by running requests (1 = full)");
+        meter.CreateObservableCounter(MetricNames.ToInstrumentName(MetricNames.SpecDecodeDraftTokens),
+            () => ObserveCount(status => status.SpecDecodeNumDraftTokens), unit: null, "Draft tokens proposed by speculative decoding");
+        meter.CreateObservableCounter(MetricNames.ToInstrumentName(MetricNames.SpecDecodeAcceptedTokens),
+            () => ObserveCount(status => status.SpecDecodeNumAcceptedTokens), unit: null, "Draft tokens the target accepted");
         meter.CreateObservableGauge(MetricNames.ToInstrumentName(MetricNames.KvTierTokens),
             () => Observe(status => (double)status.KvTokensReserved, new KeyValuePair<string, object?>("tier", "device")),
             unit: null, "KV positions held, by tier");
@@ -65,6 +69,10 @@ public sealed class DeploymentLoadGauges : BackgroundService
             yield return extraTag is { } tag ? new(value(status), modelTag, tag) : new(value(status), modelTag);
         }
     }
+
+    // A re-activated router starts counting from 0 again: Prometheus reads that as a counter reset.
+    IEnumerable<Measurement<long>> ObserveCount(Func<DeploymentStatus, long> value) =>
+        _latest.Select(pair => new Measurement<long>(value(pair.Value), ServingMetrics.ModelTag(pair.Key)));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

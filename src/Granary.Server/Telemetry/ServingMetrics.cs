@@ -32,14 +32,13 @@ public sealed class ServingMetrics
         GenerationTokens = Counter(meter, MetricNames.GenerationTokens, "Tokens generated");
         RequestSuccess = Counter(meter, MetricNames.RequestSuccess, "Requests that finished, by finish reason");
         RequestFailures = Counter(meter, MetricNames.RequestFailures, "Requests refused or failed, by error kind");
-        SpecDecodeDraftTokens = Counter(meter, MetricNames.SpecDecodeDraftTokens, "Draft tokens proposed by speculative decoding");
-        SpecDecodeAcceptedTokens = Counter(meter, MetricNames.SpecDecodeAcceptedTokens, "Draft tokens the target accepted");
         // NOTE: a counter never added to is not exported at all; every series starts at 0 so that dashboards and
-        // rate() see it from the first scrape. The speculative counters stay 0 until a drafter feeds them.
+        // rate() see it from the first scrape. The speculative counters are the router's own, read with its load
+        // (see DeploymentLoadGauges).
         foreach (var model in models)
         {
             var tag = ModelTag(model.Name);
-            foreach (var counter in new[] { PromptTokens, GenerationTokens, SpecDecodeDraftTokens, SpecDecodeAcceptedTokens })
+            foreach (var counter in new[] { PromptTokens, GenerationTokens })
                 counter.Add(0, tag);
             foreach (var reason in Enum.GetValues<FinishReason>())
                 RequestSuccess.Add(0, tag, new("finished_reason", reason.ToWireName()));
@@ -56,8 +55,6 @@ public sealed class ServingMetrics
     internal Counter<long> GenerationTokens { get; }
     internal Counter<long> RequestSuccess { get; }
     internal Counter<long> RequestFailures { get; }
-    internal Counter<long> SpecDecodeDraftTokens { get; }
-    internal Counter<long> SpecDecodeAcceptedTokens { get; }
 
     /// <summary>Starts timing one request; feed it every chunk the request returns.</summary>
     public RequestMetrics StartRequest(string model) => new(this, model);
