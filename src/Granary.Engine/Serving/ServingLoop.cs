@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Granary.Abstractions;
@@ -52,6 +53,8 @@ public sealed class ServingLoop : IDisposable
     /// </summary>
     public Task<ServingStream> SubmitAsync(GenerationRequest request)
     {
+        // The caller's trace is only current on the caller's thread: capture it before the command crosses over.
+        if (request.TraceParent is null && Activity.Current is { } caller) request = request with { TraceParent = caller.Context };
         var submitted = new TaskCompletionSource<ServingStream>(TaskCreationOptions.RunContinuationsAsynchronously);
         Post(() =>
         {
@@ -125,18 +128,25 @@ public sealed class ServingLoop : IDisposable
         IReadOnlyList<ScheduledChunk> plan;
         IReadOnlyList<SequenceUpdate> updates;
         long startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        Activity? step = null;
         try
         {
             plan = _engine.Scheduler.Schedule();
+            step = StepTracing.StartStep(plan);
             updates = _engine.StepPlanned(plan);
+            step?.Dispose();
         }
         catch (ModelUnavailableException e)
         {
+            step?.SetStatus(ActivityStatusCode.Error, e.Message);
+            step?.Dispose();
             FailAll(ServingErrorKind.Unavailable, $"{e.Message}; retry the request");
             return;
         }
         catch (Exception e)
         {
+            step?.SetStatus(ActivityStatusCode.Error, e.Message);
+            step?.Dispose();
             // A failed forward leaves no trustworthy state for the sequences in it: end them all, keep serving.
             FailAll(ServingErrorKind.Internal, $"the model step failed: {e.Message}");
             return;

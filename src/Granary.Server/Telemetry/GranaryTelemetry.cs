@@ -37,7 +37,7 @@ public static class GranaryTelemetry
         {
             // Spans cost something only where they are exported, so the tracer exists only with OTLP.
             telemetry.WithTracing(tracing => tracing
-                .AddSource(GranaryTracing.SourceName)
+                .AddSource(GranaryTracing.SourceName, Granary.Engine.Serving.StepTracing.SourceName)
                 .AddSource(GranaryTracing.OrleansSourceNames)
                 .AddAspNetCoreInstrumentation(aspNet => aspNet.Filter = context => !IsProbeOrScrape(context.Request.Path)));
             telemetry.UseOtlpExporter();
