@@ -81,7 +81,7 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         for (int i = 0; i < caches.Count; i++) caches[i].Advance(inputs[i].TokenIds.Count);
         int numTokens = inputs.Sum(i => i.TokenIds.Count);
         Traffic.CountStep(numTokens);
-        MicroBatches.Record(microBatches.Count, numTokens, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        MicroBatches.Record(microBatches.Count, inputs.Count, numTokens, Stopwatch.GetElapsedTime(started).TotalSeconds);
         var logits = outputs.Select(o => o.ToTensor(CPU)).ToList();
         try
         {

@@ -35,9 +35,13 @@ public sealed class MicroBatchPolicy(int numStages)
         return choice == 0 ? 1 : Math.Min(numStages, numInputs);
     }
 
-    public void Record(int microBatches, int numTokens, double seconds)
+    /// <summary>
+    /// Counts a step's time. Only decode steps (one token per input) are compared: a prompt chunk's tokens cost
+    /// far less each, and would make whichever choice ran the prefill look better than it is.
+    /// </summary>
+    public void Record(int microBatches, int numInputs, int numTokens, double seconds)
     {
-        if (Fixed is not null || numTokens == 0) return;
+        if (Fixed is not null || numTokens == 0 || numTokens != numInputs) return;
         int choice = microBatches > 1 ? 1 : 0;
         double perToken = seconds / numTokens;
         _secondsPerToken[choice] = double.IsNaN(_secondsPerToken[choice]) ? perToken : Decay * _secondsPerToken[choice] + (1 - Decay) * perToken;

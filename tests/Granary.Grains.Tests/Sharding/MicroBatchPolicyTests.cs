@@ -12,7 +12,7 @@ public sealed class MicroBatchPolicyTests
         {
             int m = policy.Choose(numInputs: 16);
             chosen.Add(m);
-            policy.Record(m, numTokens: 16, seconds: 16 * (m == 1 ? oneBatch : perStage));
+            policy.Record(m, numInputs: 16, numTokens: 16, seconds: 16 * (m == 1 ? oneBatch : perStage));
         }
         return chosen;
     }
@@ -34,6 +34,16 @@ public sealed class MicroBatchPolicyTests
         var chosen = Drive(new MicroBatchPolicy(numStages: 3), oneBatch: 0.002, perStage: 0.003, steps: 100);
         Assert.True(chosen.Skip(12).Count(m => m == 1) > 90 - 5);
         Assert.Equal(3, chosen.Where(m => m > 1).Distinct().Single());
+    }
+
+    [Fact]
+    public void Prefill_steps_do_not_count()
+    {
+        var policy = new MicroBatchPolicy(numStages: 2);
+        // A cheap-per-token prefill under one batch must not make one batch look faster than it is on decodes.
+        policy.Record(1, numInputs: 16, numTokens: 512, seconds: 0.02);
+        var chosen = Drive(policy, oneBatch: 0.004, perStage: 0.002, steps: 100);
+        Assert.True(chosen.Skip(12).Count(m => m == 2) > 80);
     }
 
     [Fact]
