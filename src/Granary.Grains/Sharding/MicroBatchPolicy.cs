@@ -44,8 +44,10 @@ public sealed class MicroBatchPolicy(int numStages)
         if (Fixed is not null || numTokens == 0 || numTokens != numInputs) return;
         int choice = microBatches > 1 ? 1 : 0;
         double perToken = seconds / numTokens;
-        _secondsPerToken[choice] = double.IsNaN(_secondsPerToken[choice]) ? perToken : Decay * _secondsPerToken[choice] + (1 - Decay) * perToken;
-        _samples[choice]++;
+        // A plain mean over the first samples (so no single early step dominates), then a decaying one.
+        int n = ++_samples[choice];
+        double weight = Math.Max(1 - Decay, 1.0 / n);
+        _secondsPerToken[choice] = double.IsNaN(_secondsPerToken[choice]) ? perToken : _secondsPerToken[choice] + weight * (perToken - _secondsPerToken[choice]);
         _steps++;
     }
 }

@@ -43,8 +43,9 @@ public static class PipelineBenchmark
                 model.MicroBatches.Fixed = microBatches switch { null => null, true => plan.PipelineStages, false => 1 };
                 var allReduceBefore = await AllReduceBytes(cluster, shards);
                 ShardTrafficSnapshot? before = null;
-                // Measured micro-batching probes both choices on its first steps: those run as warm-up.
-                int warmup = microBatches is null ? 16 : 3;
+                // Warm-up long enough for tiered JIT to settle the grain-call paths of a fresh placement, and for
+                // measured micro-batching to probe both choices.
+                const int warmup = 40;
                 var measured = await Task.Run(() => DecodeBenchmark.Measure(model, batchSize, numSteps: numSteps, numWarmupSteps: warmup,
                     beforeTimedSteps: () => before = model.Traffic.Snapshot()), cancellationToken);
                 var traffic = model.Traffic.Snapshot().Minus(before!);
