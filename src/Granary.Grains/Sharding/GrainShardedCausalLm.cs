@@ -108,7 +108,7 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         var results = await Task.WhenAll(stages[stage].Select(rank => rank.Forward(request(payload)))).ConfigureAwait(false);
         double callMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         var output = results[0].Output ?? throw new InvalidOperationException($"rank 0 of stage {stage} returned no output");
-        Traffic.CountCall(stage, callMs, results.Max(r => r.ForwardMs), stage < stages.Count - 1 ? output.NumBytes : 0, payload.NumBytes);
+        Traffic.CountCall(callMs, results.Max(r => r.ForwardMs), stage < stages.Count - 1 ? output.NumBytes : 0);
         return output;
     }
 

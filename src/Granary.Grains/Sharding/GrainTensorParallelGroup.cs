@@ -31,14 +31,9 @@ public sealed class GrainTensorParallelGroup(int rank, IReadOnlyList<IShardGrain
         _callIndex = 0;
     }
 
-    public Tensor AllReduceSum(Tensor partial) => Exchange(partial, parts =>
-    {
-        var sum = parts[0].clone();
-        for (int r = 1; r < parts.Length; r++) sum.add_(parts[r]);
-        return sum;
-    });
+    public Tensor AllReduceSum(Tensor partial) => Exchange(partial, RankOrder.Sum);
 
-    public Tensor AllGather(Tensor part) => Exchange(part, parts => cat(parts, 0));
+    public Tensor AllGather(Tensor part) => Exchange(part, RankOrder.Gather);
 
     // Sends this rank's tensor to every peer, waits for theirs, and combines all of them in rank order.
     Tensor Exchange(Tensor mine, Func<Tensor[], Tensor> combine)

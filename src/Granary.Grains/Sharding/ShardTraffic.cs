@@ -8,18 +8,17 @@ namespace Granary.Grains.Sharding;
 public sealed class ShardTraffic
 {
     readonly object _lock = new();
-    long _calls, _tokens, _steps, _bytesBetweenStages, _bytesIntoStages;
+    long _calls, _tokens, _steps, _bytesBetweenStages;
     double _callMs, _forwardMs;
 
-    public void CountCall(int stage, double callMs, double forwardMs, long bytesOut, long bytesIn)
+    public void CountCall(double callMs, double forwardMs, long bytesToNextStage)
     {
         lock (_lock)
         {
             _calls++;
             _callMs += callMs;
             _forwardMs += forwardMs;
-            _bytesBetweenStages += bytesOut;
-            _bytesIntoStages += bytesIn;
+            _bytesBetweenStages += bytesToNextStage;
         }
     }
 
@@ -35,11 +34,11 @@ public sealed class ShardTraffic
     public ShardTrafficSnapshot Snapshot()
     {
         lock (_lock)
-            return new ShardTrafficSnapshot(_steps, _tokens, _calls, _callMs, _forwardMs, _bytesBetweenStages, _bytesIntoStages);
+            return new ShardTrafficSnapshot(_steps, _tokens, _calls, _callMs, _forwardMs, _bytesBetweenStages);
     }
 }
 
-public sealed record ShardTrafficSnapshot(long Steps, long Tokens, long StageCalls, double CallMs, double ForwardMs, long BytesBetweenStages, long BytesIntoStages)
+public sealed record ShardTrafficSnapshot(long Steps, long Tokens, long StageCalls, double CallMs, double ForwardMs, long BytesBetweenStages)
 {
     /// <summary>Mean router-observed time of a stage call beyond the shard's own forward.</summary>
     public double MeanHopMs => StageCalls == 0 ? 0 : (CallMs - ForwardMs) / StageCalls;
@@ -52,5 +51,5 @@ public sealed record ShardTrafficSnapshot(long Steps, long Tokens, long StageCal
 
     public ShardTrafficSnapshot Minus(ShardTrafficSnapshot earlier) => new(
         Steps - earlier.Steps, Tokens - earlier.Tokens, StageCalls - earlier.StageCalls, CallMs - earlier.CallMs,
-        ForwardMs - earlier.ForwardMs, BytesBetweenStages - earlier.BytesBetweenStages, BytesIntoStages - earlier.BytesIntoStages);
+        ForwardMs - earlier.ForwardMs, BytesBetweenStages - earlier.BytesBetweenStages);
 }

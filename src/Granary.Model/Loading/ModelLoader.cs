@@ -21,20 +21,8 @@ public static class ModelLoader
     {
         var config = ModelConfigJson.Load(modelDir);
         var tokenizer = LoadTokenizerFor(modelDir, config);
-        var dtype = options.DType ?? RunDType.TryParse(config.TorchDtype) ?? ScalarType.Float32;
-        var device = ParseDevice(options.Device);
-        using var checkpoint = CheckpointReader.Open(modelDir);
-        var network = new LlamaForCausalLM(config, dtype, device);
-        try
-        {
-            LoadWeights(network, checkpoint, progress);
-        }
-        catch
-        {
-            network.Dispose();
-            throw;
-        }
-        return new LoadedModel(modelDir, new CausalLm(network), tokenizer);
+        var model = LoadNetwork(modelDir, config, options, ShardSpec.Whole(config), SingleRankGroup.Instance, progress);
+        return new LoadedModel(modelDir, model, tokenizer);
     }
 
     /// <summary>
@@ -42,9 +30,13 @@ public static class ModelLoader
     /// read from the memory-mapped checkpoint (the whole model is never in memory). No tokenizer.
     /// </summary>
     public static CausalLm LoadShard(string modelDir, ModelLoadOptions options, ShardSpec shard, ITensorParallelGroup group,
-        IProgress<LoadProgress>? progress = null)
+        IProgress<LoadProgress>? progress = null) =>
+        LoadNetwork(modelDir, ModelConfigJson.Load(modelDir), options, shard, group, progress);
+
+    // The whole model is the shard of the single-shard plan: one path builds and fills either.
+    static CausalLm LoadNetwork(string modelDir, ModelConfig config, ModelLoadOptions options, ShardSpec shard, ITensorParallelGroup group,
+        IProgress<LoadProgress>? progress)
     {
-        var config = ModelConfigJson.Load(modelDir);
         var dtype = options.DType ?? RunDType.TryParse(config.TorchDtype) ?? ScalarType.Float32;
         var device = ParseDevice(options.Device);
         using var checkpoint = CheckpointReader.Open(modelDir);

@@ -34,3 +34,21 @@ public sealed class SingleRankGroup : ITensorParallelGroup
 
     public Tensor AllGather(Tensor part) => part.alias();
 }
+
+/// <summary>
+/// How every implementation combines the ranks' tensors: always in rank order, so that each rank computes
+/// bitwise the same result from the same inputs.
+/// </summary>
+public static class RankOrder
+{
+    /// <summary>parts[0] + parts[1] + ..., added in that order; a new tensor.</summary>
+    public static Tensor Sum(IReadOnlyList<Tensor> parts)
+    {
+        var sum = parts[0].clone();
+        for (int r = 1; r < parts.Count; r++) sum.add_(parts[r]);
+        return sum;
+    }
+
+    /// <summary>The parts concatenated along dim 0; a new tensor.</summary>
+    public static Tensor Gather(IReadOnlyList<Tensor> parts) => cat(parts.ToArray(), 0);
+}

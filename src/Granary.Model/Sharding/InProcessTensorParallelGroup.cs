@@ -29,14 +29,9 @@ public sealed class InProcessTensorParallelGroup : ITensorParallelGroup
         return Enumerable.Range(0, size).Select(r => (ITensorParallelGroup)new InProcessTensorParallelGroup(rendezvous, r)).ToArray();
     }
 
-    public Tensor AllReduceSum(Tensor partial) => _rendezvous.Exchange(Rank, partial, parts =>
-    {
-        var sum = parts[0].clone();
-        for (int r = 1; r < parts.Length; r++) sum.add_(parts[r]);
-        return sum;
-    });
+    public Tensor AllReduceSum(Tensor partial) => _rendezvous.Exchange(Rank, partial, RankOrder.Sum);
 
-    public Tensor AllGather(Tensor part) => _rendezvous.Exchange(Rank, part, parts => cat(parts, 0));
+    public Tensor AllGather(Tensor part) => _rendezvous.Exchange(Rank, part, RankOrder.Gather);
 
     /// <summary>Abandons the group: ranks waiting in an all-reduce (or arriving later) fail instead of hanging.</summary>
     public void Abort() => _rendezvous.Abort();

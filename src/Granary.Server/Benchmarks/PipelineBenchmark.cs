@@ -45,13 +45,13 @@ public static class PipelineBenchmark
                 ShardTrafficSnapshot? before = null;
                 // Warm-up long enough for tiered JIT to settle the grain-call paths of a fresh placement, and for
                 // measured micro-batching to probe both choices.
-                const int warmup = 40;
-                var measured = await Task.Run(() => DecodeBenchmark.Measure(model, batchSize, numSteps: numSteps, numWarmupSteps: warmup,
+                const int warmup = 40, promptTokens = 32;
+                var measured = await Task.Run(() => DecodeBenchmark.Measure(model, batchSize, promptTokens, numSteps, warmup,
                     beforeTimedSteps: () => before = model.Traffic.Snapshot()), cancellationToken);
                 var traffic = model.Traffic.Snapshot().Minus(before!);
                 // All-reduce bytes are read from the shards, so they include the prefill and warm-up steps; per token of all of them.
                 long allReduce = await AllReduceBytes(cluster, shards) - allReduceBefore;
-                long allReduceTokens = batchSize * (32L + warmup + numSteps);
+                long allReduceTokens = (long)batchSize * (promptTokens + warmup + numSteps);
                 string mode = microBatches switch { null => $"measured ({model.MicroBatches.Choose(batchSize)})", true => "per stage", false => "one" };
                 runs.Add(new PipelineBenchRun(plan.ToString(), mode, batchSize, measured.TokensPerSecond, measured.SecondsPerStep * 1000,
                     traffic.MeanForwardMs, traffic.MeanHopMs, traffic.BytesBetweenStagesPerToken, (double)allReduce / allReduceTokens));
