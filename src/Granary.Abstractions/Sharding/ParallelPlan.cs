@@ -4,14 +4,25 @@ namespace Granary.Abstractions.Sharding;
 
 /// <summary>
 /// How one deployment's model is cut into shards: <see cref="PipelineStages"/> contiguous layer ranges, each
-/// split over <see cref="TensorParallelRanks"/> ranks (attention heads and MLP columns, Megatron-style).
-/// Written as <c>pp=P,tp=T</c> on the command line and in configuration; <c>none</c> (or empty) is one shard.
+/// split over <see cref="TensorParallelRanks"/> ranks (attention heads and MLP columns, Megatron-style), and
+/// the embedding and LM head split into <see cref="VocabParts"/> equal vocabulary ranges spread over those
+/// shards (vocabulary parallelism; parts beyond the layer shards get shards of their own).
+/// Written as <c>pp=P,tp=T,vp=V</c> on the command line and in configuration; <c>none</c> (or empty) is one shard.
 /// </summary>
-public sealed record ParallelPlan(int PipelineStages = 1, int TensorParallelRanks = 1)
+public sealed record ParallelPlan(int PipelineStages = 1, int TensorParallelRanks = 1, int VocabParts = 1)
 {
     public static readonly ParallelPlan Single = new();
 
-    public int NumShards => PipelineStages * TensorParallelRanks;
+    /// <summary>Shards that hold decoder layers (each may also hold one vocabulary part).</summary>
+    public int NumLayerShards => PipelineStages * TensorParallelRanks;
+
+    /// <summary>Shards that hold only a vocabulary part: the parts the layer shards cannot take.</summary>
+    public int NumVocabOnlyShards => Math.Max(0, VocabParts - NumLayerShards);
+
+    /// <summary>Device slots the plan needs.</summary>
+    public int NumShards => NumLayerShards + NumVocabOnlyShards;
+
+    public bool IsVocabParallel => VocabParts > 1;
 
     public bool IsSingle => NumShards == 1;
 
@@ -19,7 +30,7 @@ public sealed record ParallelPlan(int PipelineStages = 1, int TensorParallelRank
     public static ParallelPlan Parse(string? text, string source = "--plan")
     {
         if (string.IsNullOrWhiteSpace(text) || text.Trim().Equals("none", StringComparison.OrdinalIgnoreCase)) return Single;
-        int pp = 1, tp = 1;
+        int pp = 1, tp = 1, vp = 1;
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (string part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
@@ -32,10 +43,11 @@ public sealed record ParallelPlan(int PipelineStages = 1, int TensorParallelRank
             {
                 case "pp": pp = value; break;
                 case "tp": tp = value; break;
-                default: throw new GranaryUserError($"{source}: unknown dimension \"{key}\" (supported: pp, tp)");
+                case "vp": vp = value; break;
+                default: throw new GranaryUserError($"{source}: unknown dimension \"{key}\" (supported: pp, tp, vp)");
             }
         }
-        return new ParallelPlan(pp, tp);
+        return new ParallelPlan(pp, tp, vp);
     }
 
     public override string ToString()
@@ -44,6 +56,7 @@ public sealed record ParallelPlan(int PipelineStages = 1, int TensorParallelRank
         var parts = new List<string>();
         if (PipelineStages > 1) parts.Add($"pp={PipelineStages}");
         if (TensorParallelRanks > 1) parts.Add($"tp={TensorParallelRanks}");
+        if (VocabParts > 1) parts.Add($"vp={VocabParts}");
         return string.Join(',', parts);
     }
 }

@@ -1,22 +1,50 @@
+using Granary.Model.Sharding;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Granary.Model.Modeling;
 
-/// <summary>Token embedding table <c>weight</c> [V, D]; also the LM head when embeddings are tied.</summary>
-public sealed class EmbeddingLayer : nn.Module<Tensor, Tensor>
+/// <summary>
+/// Token embedding table <c>weight</c> [V, D]; also the LM head when embeddings are tied. A vocabulary part
+/// (<see cref="VocabPart"/>) holds rows [start, start + count) of the checkpoint's table: it embeds the ids
+/// in its range and gives zero rows for the others, so the parts' outputs sum to the whole table's.
+/// </summary>
+public sealed class EmbeddingLayer : nn.Module<Tensor, Tensor>, ISlicedParameters
 {
     readonly Parameter _weight;
+    readonly VocabRange? _part;
+    readonly long _fullVocabSize;
 
-    public EmbeddingLayer(long vocabSize, long hiddenSize, ScalarType dtype, Device device) : base(nameof(EmbeddingLayer))
+    public EmbeddingLayer(long vocabSize, long hiddenSize, ScalarType dtype, Device device) : this(vocabSize, hiddenSize, null, dtype, device)
     {
-        _weight = new Parameter(empty([vocabSize, hiddenSize], dtype, device), requires_grad: false);
+    }
+
+    EmbeddingLayer(long vocabSize, long hiddenSize, VocabRange? part, ScalarType dtype, Device device) : base(nameof(EmbeddingLayer))
+    {
+        _part = part;
+        _fullVocabSize = vocabSize;
+        _weight = new Parameter(empty([part?.Count ?? vocabSize, hiddenSize], dtype, device), requires_grad: false);
         register_parameter("weight", _weight);
     }
 
+    /// <summary>Rows <paramref name="part"/> of a table of <paramref name="vocabSize"/> rows.</summary>
+    public static EmbeddingLayer VocabPart(long vocabSize, long hiddenSize, VocabRange part, ScalarType dtype, Device device) =>
+        new(vocabSize, hiddenSize, part, dtype, device);
+
     public Tensor Weight => _weight;
 
-    // ids: [T] int64 -> [T, D]
-    public override Tensor forward(Tensor ids) => _weight.index_select(0, ids);
+    // ids: [T] int64 -> [T, D]; a part gives zero rows for ids outside its range.
+    public override Tensor forward(Tensor ids)
+    {
+        if (_part is null) return _weight.index_select(0, ids);
+        using var scope = NewDisposeScope();
+        var local = ids - _part.Start;
+        var inRange = local.ge(0).logical_and(local.lt(_part.Count));
+        var rows = _weight.index_select(0, local.clamp(0, _part.Count - 1));
+        return rows.mul(inRange.unsqueeze(1).to(rows.dtype)).MoveToOuterDisposeScope();
+    }
+
+    public (WeightSlice Slice, long FullLength)? SliceOf(string parameterName) =>
+        _part is null ? null : (new WeightSlice(0, _part.Start, _part.Count), _fullVocabSize);
 }

@@ -13,15 +13,17 @@ namespace Granary.Model.Modeling;
 /// A shard (<see cref="ShardSpec"/>) builds only its part: layers [LayerStart, LayerEnd) keep their
 /// checkpoint names (<c>model.layers.{i}</c>), the embedding exists on the first stage, the final norm and
 /// LM head on the last (the tied embedding there too), and tensor-parallel layers hold their rank's slices.
-/// The same code runs every shard; nothing below branches on the rank.
+/// Under vocabulary parallelism a shard holds instead its vocabulary range's rows of the embedding and LM
+/// head (<see cref="EmbedPart"/>, <see cref="Logits"/>). The same code runs every shard; nothing below
+/// branches on the rank.
 /// </para>
 /// </summary>
 public sealed class LlamaForCausalLM : nn.Module
 {
-    readonly EmbeddingLayer? _embedTokens; // first stage, or the last one when tied to the LM head
+    readonly EmbeddingLayer? _embedTokens; // first stage, or the last one when tied to the LM head; or a vocabulary part
     readonly List<LlamaDecoderLayer> _layers;
     readonly RmsNorm? _norm;               // last stage
-    readonly LinearLayer? _lmHead;         // last stage, untied
+    readonly LinearLayer? _lmHead;         // last stage, untied; or a vocabulary part's rows
     readonly RotaryEmbedding _rotary;
 
     static LlamaForCausalLM() => Runtime.TorchRuntime.EnsureInitialized();
@@ -41,7 +43,13 @@ public sealed class LlamaForCausalLM : nn.Module
         var split = TensorParallelLayout.For(config, shard.TpRank, shard.TpSize);
         NumKvHeads = split.NumKvHeads;
         var body = new ModuleContainer("model"); // groups "model.*" as in HF
-        if (shard.IsFirstStage || (shard.IsLastStage && config.TieWordEmbeddings))
+        if (shard.Vocab is { } part)
+        {
+            // Vocabulary parallel: this shard's rows of the embedding, and of the LM head (the same rows when tied).
+            _embedTokens = EmbeddingLayer.VocabPart(config.VocabSize, config.HiddenSize, part, dtype, device);
+            body.register_module("embed_tokens", _embedTokens);
+        }
+        else if (shard.HasEmbedding || (shard.HasLmHead && config.TieWordEmbeddings))
         {
             _embedTokens = new EmbeddingLayer(config.VocabSize, config.HiddenSize, dtype, device);
             body.register_module("embed_tokens", _embedTokens);
@@ -61,9 +69,11 @@ public sealed class LlamaForCausalLM : nn.Module
             body.register_module("norm", _norm);
         }
         register_module("model", body);
-        if (shard.IsLastStage && !config.TieWordEmbeddings)
+        if (!config.TieWordEmbeddings && (shard.HasLmHead || shard.Vocab is not null))
         {
-            _lmHead = new LinearLayer(config.HiddenSize, config.VocabSize, hasBias: false, dtype, device);
+            _lmHead = shard.Vocab is { } headPart
+                ? LinearLayer.ColumnParallel(config.HiddenSize, config.VocabSize, headPart.Start, headPart.Count, hasBias: false, dtype, device)
+                : new LinearLayer(config.HiddenSize, config.VocabSize, hasBias: false, dtype, device);
             register_module("lm_head", _lmHead);
         }
         _rotary = new RotaryEmbedding(config, device);
@@ -85,7 +95,8 @@ public sealed class LlamaForCausalLM : nn.Module
     /// Runs this network's layers over a ragged batch and writes the new tokens' K/V into each segment's
     /// cache (the caller advances the caches afterwards). <paramref name="batchDecodeRows"/> false makes every
     /// segment attend on its own (tests compare the two paths).
-    /// input: token ids [T] int64 on the first stage, else the previous stage's hidden states [T, D];
+    /// input: token ids [T] int64 on a shard with the embedding, else hidden states [T, D] (the previous
+    /// stage's, or the summed vocabulary parts' embeddings);
     /// positions: [T] int64 -> hidden states [T, D], normalized on the last stage.
     /// </summary>
     public Tensor Forward(Tensor input, Tensor positions, IReadOnlyList<BatchSegment> segments, bool batchDecodeRows = true)
@@ -93,17 +104,27 @@ public sealed class LlamaForCausalLM : nn.Module
         using var scope = NewDisposeScope();
         var (cos, sin) = _rotary.CosSin(positions, DType);
         var context = new ForwardContext(segments, cos, sin, Config.SlidingWindow, batchDecodeRows);
-        var x = Shard.IsFirstStage ? _embedTokens!.forward(input) : input;
+        var x = Shard.HasEmbedding ? _embedTokens!.forward(input) : input;
         foreach (var layer in _layers)
             x = layer.Forward(x, context);
         return (_norm is null ? x.alias() : _norm.forward(x)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>hidden: [R, D] -> logits [R, V] in the run dtype. Last stage only.</summary>
+    /// <summary>
+    /// hidden: [R, D] (normalized) -> logits [R, V] in the run dtype, from the whole LM head; with a vocabulary
+    /// part, the logits [R, count] of its ids only.
+    /// </summary>
     public Tensor Logits(Tensor hidden)
     {
-        if (!Shard.IsLastStage) throw new InvalidOperationException($"shard {Shard} has no LM head");
+        if (!Shard.HasLmHead && Shard.Vocab is null) throw new InvalidOperationException($"shard {Shard} has no LM head");
         return _lmHead is null ? nn.functional.linear(hidden, _embedTokens!.Weight) : _lmHead.forward(hidden);
+    }
+
+    /// <summary>ids: [T] int64 -> this vocabulary part's share of their embeddings [T, D] (zero rows for ids it does not hold).</summary>
+    public Tensor EmbedPart(Tensor ids)
+    {
+        if (Shard.Vocab is null) throw new InvalidOperationException($"shard {Shard} holds no vocabulary part");
+        return _embedTokens!.forward(ids);
     }
 
     protected override void Dispose(bool disposing)

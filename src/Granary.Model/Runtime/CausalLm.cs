@@ -59,10 +59,11 @@ public sealed class CausalLm(LlamaForCausalLM network) : ICausalLm
     }
 
     /// <summary>
-    /// This network's part of one step: <paramref name="input"/> is the token ids [T] on the first stage,
-    /// else the previous stage's hidden states [T, D]. Writes and advances the segments' caches (which must
-    /// be this network's). Returns the hidden states [T, D], or on the last stage the logits [R, V] of the
-    /// layout's logit rows, in the run dtype.
+    /// This network's part of one step: <paramref name="input"/> is the token ids [T] on a shard with the
+    /// embedding, else hidden states [T, D]. Writes and advances the segments' caches (which must be this
+    /// network's). Returns the hidden states [T, D], or on the last stage the logits [R, V] of the layout's
+    /// logit rows (under vocabulary parallelism their normalized hidden states [R, D], for the vocabulary
+    /// parts to finish: <see cref="PartLogits"/>), in the run dtype.
     /// </summary>
     public Tensor ForwardShard(Tensor input, StepLayout layout, IReadOnlyList<BatchSegment> segments, Func<Tensor, Tensor>? head = null)
     {
@@ -73,10 +74,28 @@ public sealed class CausalLm(LlamaForCausalLM network) : ICausalLm
         if (Network.Shard.IsLastStage)
         {
             var selected = hidden.index_select(0, tensor(layout.LogitRows, int64, Device)); // [R, D]
-            output = head is null ? Network.Logits(selected) : head(selected);           // [R, V]
+            output = head is not null ? head(selected)                                    // [R, V']
+                : Network.Shard.HasLmHead ? Network.Logits(selected)                      // [R, V]
+                : selected;
         }
         foreach (var segment in segments) segment.Cache?.Advance(segment.NumTokens);
         return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Vocabulary part: ids [T] int64 -> its share of their embeddings [T, D] in the run dtype.</summary>
+    public Tensor EmbedPart(Tensor ids)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        return Network.EmbedPart(ids.to(Device)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Vocabulary part: normalized hidden states [R, D] -> the logits of its ids [R, count] in the run dtype.</summary>
+    public Tensor PartLogits(Tensor hidden)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        return Network.Logits(hidden.to(DType, Device)).MoveToOuterDisposeScope();
     }
 
     SequenceKvCache? OwnCache(IKvCache? cache) => cache switch

@@ -34,14 +34,23 @@ public sealed class SequenceSampler : IDisposable
         if (Parameters.RepetitionPenalty != 1.0) _seenTokens.Add(tokenId);
     }
 
-    /// <summary>logits: [V] fp32 on CPU -> the chosen token id.</summary>
+    /// <summary>How this sequence scores raw logits (temperature, repetition penalty), as sent to vocabulary parts.</summary>
+    public RowScoring Scoring => new(Parameters.Temperature, Parameters.RepetitionPenalty, _seenTokens);
+
+    /// <summary>logits: [V] on any device -> the chosen token id (the whole vocabulary as one part).</summary>
     internal int Sample(Tensor logits)
     {
-        using var scope = NewDisposeScope();
-        var scores = ApplyRepetitionPenalty(logits);
-        if (Parameters.IsGreedy) return (int)scores.argmax().item<long>();
-        return SampleFrom(TemperedProbabilities(scores));
+        using var part = new LocalVocabPartLogits(logits.unsqueeze(0), new Sharding.VocabRange(0, 1, 0, (int)logits.size(0)));
+        return Sample([part], 0);
     }
+
+    /// <summary>
+    /// Row <paramref name="row"/>'s next token from logits split into vocabulary parts (ascending ranges
+    /// covering the vocabulary), without gathering them; the same token <see cref="Sample(Tensor)"/> draws
+    /// from the whole row with the same seed.
+    /// </summary>
+    public int Sample(IReadOnlyList<IVocabPartLogits> parts, int row) =>
+        PartitionedSampler.Sample(parts, row, Parameters, Scoring, NextUniform);
 
     /// <summary>
     /// The distribution <see cref="Sample"/> draws from, as probabilities [V] fp32 on CPU: after the repetition
@@ -66,8 +75,28 @@ public sealed class SequenceSampler : IDisposable
         return TemperedProbabilities(logits).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Draws one token id from probabilities [V] (need not be normalized) with this sequence's random stream.</summary>
-    public int SampleFrom(Tensor probs) => (int)multinomial(probs, 1, generator: _generator).item<long>();
+    /// <summary>
+    /// Draws one token id from probabilities [V] (need not be normalized) with this sequence's random stream:
+    /// inverse-CDF in id order, as every other draw here.
+    /// </summary>
+    public int SampleFrom(Tensor probs)
+    {
+        float[] weights;
+        using (var values = probs.to(float32).cpu()) weights = values.data<float>().ToArray();
+        double total = 0;
+        foreach (float w in weights) total += w;
+        double target = NextUniform() * total, running = 0;
+        int last = -1;
+        for (int i = 0; i < weights.Length; i++)
+        {
+            if (weights[i] <= 0) continue;
+            running += weights[i];
+            last = i;
+            if (running > target) return i;
+        }
+        if (last < 0) throw new ArgumentException("cannot sample from a distribution with no mass", nameof(probs));
+        return last;
+    }
 
     /// <summary>A uniform draw in [0, 1) from this sequence's random stream (speculative acceptance tests).</summary>
     public double NextUniform()
@@ -84,7 +113,7 @@ public sealed class SequenceSampler : IDisposable
         return scores.softmax(0);
     }
 
-    // HF convention: a positive logit is divided by the penalty, a negative one multiplied.
+    // HF convention (as RowScoring): a positive logit is divided by the penalty, a negative one multiplied.
     Tensor ApplyRepetitionPenalty(Tensor logits)
     {
         if (Parameters.RepetitionPenalty == 1.0 || _seenTokens.Count == 0) return logits;

@@ -4,6 +4,7 @@ using Granary.Model.KvCache;
 using Granary.Model.Loading;
 using Granary.Model.Modeling;
 using Granary.Model.Runtime;
+using Granary.Model.Sampling;
 using static TorchSharp.torch;
 
 namespace Granary.Model.Sharding;
@@ -11,32 +12,43 @@ namespace Granary.Model.Sharding;
 /// <summary>
 /// A plan's shards in one process: stages run one after another, the tensor-parallel ranks of a stage each
 /// on its own thread, meeting in <see cref="InProcessTensorParallelGroup"/> all-reduces. Each shard loads
-/// only its own slices of the checkpoint. This is the reference a distributed plan is checked against, and
-/// what <c>granary generate --plan</c> runs.
+/// only its own slices of the checkpoint. Under vocabulary parallelism every part embeds the ids in its
+/// range (the partial embeddings are summed into the first stage's input) and computes the logits of its
+/// range from the last stage's hidden states. This is the reference a distributed plan is checked against.
 /// </summary>
-public sealed class ShardedCausalLm : ICausalLm
+public sealed class ShardedCausalLm : IVocabParallelLm
 {
     readonly CausalLm[][] _stages; // [stage][rank]
     readonly IReadOnlyList<ITensorParallelGroup>[] _groups; // [stage][rank]
+    readonly CausalLm[] _vocabParts; // by part (shards of _stages, or vocabulary-only ones); empty without vp
+    readonly CausalLm[] _vocabOnly;
 
-    ShardedCausalLm(ModelConfig config, ParallelPlan plan, CausalLm[][] stages, IReadOnlyList<ITensorParallelGroup>[] groups)
+    ShardedCausalLm(ModelConfig config, ParallelPlan plan, CausalLm[][] stages, IReadOnlyList<ITensorParallelGroup>[] groups, CausalLm[] vocabOnly)
     {
         Config = config;
         Plan = plan;
         _stages = stages;
         _groups = groups;
+        _vocabOnly = vocabOnly;
+        _vocabParts = stages.SelectMany(ranks => ranks).Concat(vocabOnly)
+            .Where(shard => shard.Network.Shard.Vocab is not null)
+            .OrderBy(shard => shard.Network.Shard.Vocab!.Part)
+            .ToArray();
     }
 
     public ModelConfig Config { get; }
 
     public ParallelPlan Plan { get; }
 
-    public long NumWeightBytes => _stages.Sum(ranks => ranks.Sum(shard => shard.NumWeightBytes));
+    public long NumWeightBytes => AllShards.Sum(shard => shard.NumWeightBytes);
 
     public long NumKvBytesPerPosition => _stages.Sum(ranks => ranks.Sum(shard => shard.NumKvBytesPerPosition));
 
     /// <summary>The shard of <paramref name="rank"/> in <paramref name="stage"/>.</summary>
     public CausalLm Shard(int stage, int rank) => _stages[stage][rank];
+
+    /// <summary>Every shard: the layer shards stage-major, then the vocabulary-only ones.</summary>
+    public IEnumerable<CausalLm> AllShards => _stages.SelectMany(ranks => ranks).Concat(_vocabOnly);
 
     /// <summary>The plan's shards and the folder's tokenizer (checked against the model as <see cref="ModelLoader.Load"/> does).</summary>
     public static LoadedPlan LoadWithTokenizer(string modelDir, ModelLoadOptions options, ParallelPlan plan)
@@ -51,6 +63,7 @@ public sealed class ShardedCausalLm : ICausalLm
         var specs = ShardSpec.ForPlan(config, plan);
         var stages = new CausalLm[plan.PipelineStages][];
         var groups = new IReadOnlyList<ITensorParallelGroup>[plan.PipelineStages];
+        var vocabOnly = new List<CausalLm>();
         try
         {
             for (int s = 0; s < plan.PipelineStages; s++)
@@ -60,13 +73,15 @@ public sealed class ShardedCausalLm : ICausalLm
                     .Select(spec => ModelLoader.LoadShard(modelDir, options, spec, stageGroups[spec.TpRank]))
                     .ToArray();
             }
+            foreach (var spec in specs.Where(spec => spec.IsVocabOnly))
+                vocabOnly.Add(ModelLoader.LoadShard(modelDir, options, spec, SingleRankGroup.Instance));
         }
         catch
         {
-            foreach (var shard in stages.Where(ranks => ranks is not null).SelectMany(ranks => ranks)) shard.Dispose();
+            foreach (var shard in stages.Where(ranks => ranks is not null).SelectMany(ranks => ranks).Concat(vocabOnly)) shard.Dispose();
             throw;
         }
-        return new ShardedCausalLm(config, plan, stages, groups);
+        return new ShardedCausalLm(config, plan, stages, groups, [.. vocabOnly]);
     }
 
     public IKvCache NewCache(int capacity)
@@ -91,11 +106,46 @@ public sealed class ShardedCausalLm : ICausalLm
 
     public Tensor Step(IReadOnlyList<StepInput> inputs)
     {
+        if (!Plan.IsVocabParallel)
+        {
+            using var logits = RunStages(inputs);
+            return logits.to(float32);
+        }
+        using var parts = StepParts(inputs);
+        return parts.Gather();
+    }
+
+    public VocabParallelLogits StepParts(IReadOnlyList<StepInput> inputs)
+    {
+        if (!Plan.IsVocabParallel) throw new InvalidOperationException($"plan {Plan} has no vocabulary parts");
+        using var hidden = RunStages(inputs); // [R, D], normalized
+        var parts = new List<IVocabPartLogits>(_vocabParts.Length);
+        try
+        {
+            foreach (var shard in _vocabParts) parts.Add(new LocalVocabPartLogits(shard.PartLogits(hidden), shard.Network.Shard.Vocab!));
+        }
+        catch
+        {
+            foreach (var part in parts) part.Dispose();
+            throw;
+        }
+        return new VocabParallelLogits(parts);
+    }
+
+    // The stages in order: the logits [R, V] in the run dtype, or under vocabulary parallelism the last
+    // stage's normalized hidden states [R, D].
+    Tensor RunStages(IReadOnlyList<StepInput> inputs)
+    {
         StepInput.CheckAll(inputs);
         var caches = inputs.Select(i => i.Cache is null ? null : i.Cache as ShardedKvCache
             ?? throw new ArgumentException($"a step input's cache is a {i.Cache.GetType().Name}, not one this plan made")).ToList();
         var layout = StepLayout.Of(inputs);
         var current = tensor(layout.TokenIds, int64, _stages[0][0].Device);
+        if (Plan.IsVocabParallel)
+        {
+            using var ids = current;
+            current = Embed(ids);
+        }
         for (int s = 0; s < _stages.Length; s++)
         {
             int stage = s;
@@ -110,7 +160,18 @@ public sealed class ShardedCausalLm : ICausalLm
             current = outputs[0];
             foreach (var other in outputs.Skip(1)) other.Dispose();
         }
-        using (current) return current.to(float32);
+        return current;
+    }
+
+    // Each part embeds the ids in its range (zero rows elsewhere); exactly one part's row is non-zero for
+    // each id, so the sum is the whole table's embedding, bit for bit.
+    Tensor Embed(Tensor ids)
+    {
+        using var scope = NewDisposeScope();
+        var device = _stages[0][0].Device;
+        var sum = _vocabParts[0].EmbedPart(ids).to(device);
+        foreach (var shard in _vocabParts.Skip(1)) sum = sum + shard.EmbedPart(ids).to(device);
+        return sum.MoveToOuterDisposeScope();
     }
 
     // A rank that fails aborts its group, so that the others leave their all-reduce instead of waiting forever
@@ -144,6 +205,6 @@ public sealed class ShardedCausalLm : ICausalLm
 
     public void Dispose()
     {
-        foreach (var shard in _stages.SelectMany(ranks => ranks)) shard.Dispose();
+        foreach (var shard in AllShards) shard.Dispose();
     }
 }

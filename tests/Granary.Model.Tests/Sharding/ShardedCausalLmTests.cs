@@ -28,6 +28,13 @@ public sealed class ShardedCausalLmTests
         { "tp=2", "qwen2-bias" },      // q/k/v biases are column slices
         { "pp=2,tp=2", "tied-mqa" },   // tied LM head on the last stage; one KV head replicated
         { "tp=4", "tied-mqa" },
+        { "vp=2", "llama-gqa" },       // one part on the only layer shard, one on a vocabulary-only shard
+        { "vp=4", "llama-gqa" },
+        { "vp=3", "qwen2-bias" },      // 512 ids: 171 + 171 + 170
+        { "vp=2", "tied-mqa" },        // tied: a part's embedding rows are its LM head rows
+        { "pp=4,vp=4", "llama-gqa" },  // a part on every stage
+        { "pp=2,tp=2,vp=2", "llama-gqa" },
+        { "pp=2,tp=2,vp=2", "tied-mqa" },
     };
 
     [Theory]
@@ -73,6 +80,30 @@ public sealed class ShardedCausalLmTests
         var rankQ = sharded.Shard(0, 1).Network.named_parameters().Single(p => p.name == "model.layers.0.self_attn.q_proj.weight").parameter;
         Assert.True(wholeQ.narrow(0, 32, 32).equal(rankQ).all().item<bool>());
         Assert.True(sharded.NumWeightBytes > whole.Model.NumWeightBytes); // embeddings and norms are replicated over ranks
+    }
+
+    [Fact]
+    public void Vocabulary_parts_spread_over_the_stages_and_hold_equal_rows()
+    {
+        using var folder = new SynthesizedModelFolder(Shape("llama-gqa"));
+        using var sharded = ShardedCausalLm.Load(folder.Path, new ModelLoadOptions(null, "cpu"), ParallelPlan.Parse("pp=2,vp=4"));
+
+        var specs = sharded.AllShards.Select(s => s.Network.Shard).ToList();
+        Assert.Equal(4, specs.Count); // two stages, two vocabulary-only shards
+        Assert.Equal([0, 1, 2, 3], specs.Select(s => s.Vocab!.Part));
+        Assert.Equal([0, 1, -1, -1], specs.Select(s => s.Stage));
+        Assert.All(specs, s => Assert.Equal(128, s.Vocab!.Count));
+        foreach (var shard in sharded.AllShards)
+        {
+            var names = shard.Network.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
+            Assert.Equal([128L, 64L], names["model.embed_tokens.weight"]);
+            Assert.Equal([128L, 64L], names["lm_head.weight"]);
+        }
+        // Part 1 (stage 1) holds rows 128..255 of the checkpoint's LM head.
+        using var whole = ModelLoader.Load(folder.Path, new ModelLoadOptions(null, "cpu"));
+        var wholeHead = whole.Model.Network.named_parameters().Single(p => p.name == "lm_head.weight").parameter;
+        var partHead = sharded.Shard(1, 0).Network.named_parameters().Single(p => p.name == "lm_head.weight").parameter;
+        Assert.True(wholeHead.narrow(0, 128, 128).equal(partHead).all().item<bool>());
     }
 
     [Theory]
