@@ -93,6 +93,14 @@ public sealed class InferenceEngine
             var inputs = chunks.Select((c, i) => proposals[i] is { } proposal
                 ? new StepInput(c.Sequence.Cache, [.. c.TokenIds, .. proposal.TokenIds], AllLogits: true)
                 : new StepInput(c.Sequence.Cache, c.TokenIds)).ToList();
+            if (_model is IVocabParallelLm { SplitsVocabulary: true } vocabParallel && proposals.All(p => p is null)
+                && chunks.All(c => c.Sequence.Request.TopLogprobs is null))
+            {
+                using var parts = vocabParallel.StepParts(inputs);
+                var sampled = SampleParts(chunks, parts);
+                ObserveThroughput(chunks, sampled, clock.ElapsedSeconds);
+                return sampled;
+            }
             using var logits = _model.Step(inputs); // [rows, V]: each chunk's last token, or all k + 1 when it speculates
             var updates = proposals.All(p => p is null) ? SamplePlain(chunks, logits) : SampleSpeculative(chunks, inputs, proposals, logits);
             ObserveThroughput(chunks, updates, clock.ElapsedSeconds);
@@ -131,6 +139,15 @@ public sealed class InferenceEngine
                 Logprobs = logprobs[i] is { } logprob ? [logprob] : null,
             })
             .ToList();
+    }
+
+    // Plain decoding over a vocabulary-parallel model: the parts keep their logits; only summaries move.
+    static List<SequenceUpdate> SampleParts(IReadOnlyList<ScheduledChunk> chunks, VocabParallelLogits parts)
+    {
+        var sampling = chunks.Select((chunk, row) => (chunk.Sequence, Row: row, chunk.SamplesNextToken)).Where(c => c.SamplesNextToken).ToList();
+        if (sampling.Count == 0) return [];
+        int[] tokenIds = PartitionedSampler.Sample(parts.Parts, sampling.Select(s => s.Sequence.Sampler.RequestFor(s.Row)).ToList());
+        return sampling.Select((s, i) => new SequenceUpdate(s.Sequence, [tokenIds[i]], s.Sequence.Append(tokenIds[i]))).ToList();
     }
 
     // A step with speculating chunks: plain rows are sampled as above, speculating ones verified; then the

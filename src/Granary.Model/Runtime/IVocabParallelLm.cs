@@ -9,6 +9,9 @@ namespace Granary.Model.Runtime;
 /// </summary>
 public interface IVocabParallelLm : ICausalLm
 {
+    /// <summary>Whether this instance's plan splits the vocabulary (else <see cref="StepParts"/> throws).</summary>
+    bool SplitsVocabulary { get; }
+
     /// <summary>One step, as <see cref="ICausalLm.Step"/>, with the logits left in their parts.</summary>
     VocabParallelLogits StepParts(IReadOnlyList<StepInput> inputs);
 }

@@ -25,7 +25,13 @@ public sealed class LocalVocabPartLogits : IVocabPartLogits
 
     public VocabRange Range { get; }
 
-    public VocabPartSummary Summarize(int row, RowScoring scoring, int numCandidates)
+    public IReadOnlyList<VocabPartSummary> Summarize(IReadOnlyList<PartQuery> queries) =>
+        queries.Select(q => Summarize(q.Row, q.Scoring, q.NumCandidates)).ToList();
+
+    public IReadOnlyList<int> Walk(IReadOnlyList<PartWalk> walks) =>
+        walks.Select(w => Walk(w.Row, w.Scoring, w.Reference, w.Target)).ToList();
+
+    VocabPartSummary Summarize(int row, RowScoring scoring, int numCandidates)
     {
         float[] logits = Row(row);
         double max = double.NegativeInfinity;
@@ -51,7 +57,7 @@ public sealed class LocalVocabPartLogits : IVocabPartLogits
         };
     }
 
-    public int Walk(int row, RowScoring scoring, double reference, double target)
+    int Walk(int row, RowScoring scoring, double reference, double target)
     {
         float[] logits = Row(row);
         double running = 0;

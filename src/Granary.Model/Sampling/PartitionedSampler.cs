@@ -3,9 +3,9 @@ using Granary.Abstractions;
 namespace Granary.Model.Sampling;
 
 /// <summary>
-/// Draws a row's next token from logits split into vocabulary parts, without gathering them: each part
-/// reports a summary (its best score and token, its log-sum-exp, its best candidates) and, for plain
-/// temperature sampling, walks its own share of the distribution. The single-device sampler is the same
+/// Draws rows' next tokens from logits split into vocabulary parts, without gathering them: each part
+/// reports summaries (a row's best score and token, its log-sum-exp, its best candidates) and, for plain
+/// temperature sampling, walks its own share of a row's distribution. The single-device sampler is the same
 /// code over one part, so a vocabulary-parallel plan samples the same tokens for the same seed.
 /// <list type="bullet">
 /// <item>greedy: the best of the parts' (score, token), the lower token on ties.</item>
@@ -15,30 +15,58 @@ namespace Granary.Model.Sampling;
 /// <item>temperature only: one uniform u picks a part by its mass exp(lse − max) and the part walks its own
 /// cumulative weights to the token: inverse-CDF in token-id order, the same order a single device walks.</item>
 /// </list>
+/// All rows of a batch ask each part one question at a time: at most three round trips per part per step.
 /// </summary>
 public static class PartitionedSampler
 {
     /// <summary>How many candidates a part sends first for top-p; widened 4× while the kept mass is not reached.</summary>
     public const int InitialTopPCandidates = 64;
 
-    /// <param name="uniform">Draws u in [0, 1): called once for a non-greedy row, never for a greedy one.</param>
-    public static int Sample(IReadOnlyList<IVocabPartLogits> parts, int row, SamplingParams parameters, RowScoring scoring, Func<double> uniform)
+    /// <summary>Samples every request's row; returns the token ids in request order.</summary>
+    public static int[] Sample(IReadOnlyList<IVocabPartLogits> parts, IReadOnlyList<RowSampleRequest> requests)
     {
         if (parts.Count == 0) throw new ArgumentException("no vocabulary parts", nameof(parts));
-        if (scoring.IsGreedy) return Best(parts.Select(p => p.Summarize(row, scoring, 0)).ToList()).ArgMax;
         int vocab = parts.Sum(p => p.Range.Count);
-        int topK = parameters.TopK > 0 && parameters.TopK < vocab ? parameters.TopK : 0;
-        bool topP = parameters.TopP < 1.0;
-        if (topK == 0 && !topP) return WalkParts(parts, row, scoring, uniform());
-        int numCandidates = topK > 0 ? topK : InitialTopPCandidates;
-        while (true)
+        var tokens = new int[requests.Count];
+        var pending = Enumerable.Range(0, requests.Count).Select(i => (Index: i, Candidates: FirstCandidates(requests[i], vocab))).ToList();
+        while (pending.Count > 0)
         {
-            var summaries = parts.Select(p => p.Summarize(row, scoring, numCandidates)).ToList();
-            var kept = Kept(summaries, topK, parameters.TopP);
-            if (kept is not null) return WalkCandidates(kept, uniform());
-            numCandidates *= 4; // the top-p mass lies beyond the candidates: ask for more
+            var byPart = parts.Select(p => p.Summarize(pending.Select(q => new PartQuery(requests[q.Index].Row, requests[q.Index].Scoring, q.Candidates)).ToList())).ToList();
+            var widen = new List<(int Index, int Candidates)>();
+            var walks = new List<(int Index, int Part, PartWalk Walk)>();
+            for (int j = 0; j < pending.Count; j++)
+            {
+                var (index, candidates) = pending[j];
+                var request = requests[index];
+                var summaries = byPart.Select(s => s[j]).ToList();
+                if (request.Scoring.IsGreedy)
+                    tokens[index] = Best(summaries).ArgMax;
+                else if (!Filters(request.Parameters, vocab))
+                    walks.Add(ChoosePart(index, request, summaries));
+                else if (Kept(summaries, TopK(request.Parameters, vocab), request.Parameters.TopP) is { } kept)
+                    tokens[index] = WalkCandidates(kept, request.Uniform());
+                else
+                    widen.Add((index, candidates * 4)); // the top-p mass lies beyond the candidates: ask for more
+            }
+            foreach (var group in walks.GroupBy(w => w.Part))
+            {
+                var list = group.ToList();
+                var drawn = parts[group.Key].Walk(list.Select(w => w.Walk).ToList());
+                for (int k = 0; k < list.Count; k++) tokens[list[k].Index] = drawn[k];
+            }
+            pending = widen;
         }
+        return tokens;
     }
+
+    static int TopK(SamplingParams p, int vocab) => p.TopK > 0 && p.TopK < vocab ? p.TopK : 0;
+
+    static bool Filters(SamplingParams p, int vocab) => TopK(p, vocab) > 0 || p.TopP < 1.0;
+
+    static int FirstCandidates(RowSampleRequest request, int vocab) =>
+        request.Scoring.IsGreedy || !Filters(request.Parameters, vocab) ? 0
+        : TopK(request.Parameters, vocab) is > 0 and var k ? k
+        : InitialTopPCandidates;
 
     static VocabPartSummary Best(IReadOnlyList<VocabPartSummary> summaries)
     {
@@ -48,21 +76,24 @@ public static class PartitionedSampler
         return best;
     }
 
-    // Plain temperature: pick the part by its mass, then let it walk to the token.
-    static int WalkParts(IReadOnlyList<IVocabPartLogits> parts, int row, RowScoring scoring, double u)
+    // Plain temperature: u picks the part by its mass; the part walks the rest of the way to the token.
+    static (int, int, PartWalk) ChoosePart(int index, RowSampleRequest request, IReadOnlyList<VocabPartSummary> summaries)
     {
-        var summaries = parts.Select(p => p.Summarize(row, scoring, 0)).ToList();
         double reference = Best(summaries).MaxScore;
         double[] masses = summaries.Select(s => Math.Exp(s.LogSumExp - reference)).ToArray();
-        double target = u * masses.Sum();
+        double target = request.Uniform() * masses.Sum();
         double before = 0;
-        for (int p = 0; p < parts.Count; p++)
+        int part = masses.Length - 1;
+        for (int p = 0; p < masses.Length; p++)
         {
-            if (masses[p] > 0 && (before + masses[p] > target || p == parts.Count - 1))
-                return parts[p].Walk(row, scoring, reference, target - before);
-            before += masses[p];
+            if (masses[p] > 0 && before + masses[p] > target)
+            {
+                part = p;
+                break;
+            }
+            if (p < masses.Length - 1) before += masses[p];
         }
-        return parts[^1].Walk(row, scoring, reference, target - before);
+        return (index, part, new PartWalk(request.Row, request.Scoring, reference, target - before));
     }
 
     // The tokens top-k and top-p keep, when the candidates decide them; null when top-p needs more candidates.
@@ -78,7 +109,7 @@ public static class PartitionedSampler
             // Every part sent its k best, so the k best overall are here; ties with the k-th stay, as on one device.
             double kth = merged[topK - 1].Score;
             merged = merged.Where(c => c.Score >= kth).ToList();
-            logNormalizer = LogSumExp(merged.Select(c => c.Score));
+            logNormalizer = LogSumExp(merged.Select(c => c.Score).ToList());
         }
         else
         {
@@ -86,11 +117,17 @@ public static class PartitionedSampler
             logNormalizer = reference + Math.Log(summaries.Sum(s => Math.Exp(s.LogSumExp - reference)));
         }
         if (topP >= 1.0) return merged;
+        // The merged candidates are the vocabulary's best tokens in order only down to the lowest score every
+        // unfinished part has sent: below it, a part's next token could outrank what is listed. (Top-k's
+        // kept set is complete, so it has no such floor.)
+        double floor = topK > 0 ? double.NegativeInfinity
+            : summaries.Where(s => !s.IsComplete && s.CandidateScores.Length > 0).Select(s => s.CandidateScores[^1]).DefaultIfEmpty(double.NegativeInfinity).Max();
         // Keep the shortest prefix (by descending probability) whose mass reaches p; the best token always stays.
         double massBefore = 0;
         for (int i = 0; i < merged.Count; i++)
         {
             if (massBefore >= topP) return merged.GetRange(0, i);
+            if (merged[i].Score < floor) return null; // the cut lies past what the candidates settle
             massBefore += Math.Exp(merged[i].Score - logNormalizer);
         }
         // Past the last candidate: the cut is there if the mass is reached, or when nothing is left unseen.
@@ -113,10 +150,15 @@ public static class PartitionedSampler
         return byId[^1].Id;
     }
 
-    static double LogSumExp(IEnumerable<double> scores)
+    static double LogSumExp(IReadOnlyList<double> scores)
     {
-        var list = scores as IReadOnlyCollection<double> ?? scores.ToList();
-        double max = list.Max();
-        return max + Math.Log(list.Sum(s => Math.Exp(s - max)));
+        double max = scores.Max();
+        return max + Math.Log(scores.Sum(s => Math.Exp(s - max)));
     }
 }
+
+/// <summary>
+/// One row to sample: its sequence's parameters and scoring, and its random stream (<paramref name="Uniform"/>
+/// draws u in [0, 1); it is called once for a non-greedy row, never for a greedy one).
+/// </summary>
+public sealed record RowSampleRequest(int Row, SamplingParams Parameters, RowScoring Scoring, Func<double> Uniform);

@@ -44,13 +44,15 @@ public sealed class SequenceSampler : IDisposable
         return Sample([part], 0);
     }
 
+    /// <summary>What <see cref="PartitionedSampler"/> needs to sample row <paramref name="row"/> for this sequence.</summary>
+    public RowSampleRequest RequestFor(int row) => new(row, Parameters, Scoring, NextUniform);
+
     /// <summary>
     /// Row <paramref name="row"/>'s next token from logits split into vocabulary parts (ascending ranges
     /// covering the vocabulary), without gathering them; the same token <see cref="Sample(Tensor)"/> draws
     /// from the whole row with the same seed.
     /// </summary>
-    public int Sample(IReadOnlyList<IVocabPartLogits> parts, int row) =>
-        PartitionedSampler.Sample(parts, row, Parameters, Scoring, NextUniform);
+    public int Sample(IReadOnlyList<IVocabPartLogits> parts, int row) => PartitionedSampler.Sample(parts, [RequestFor(row)])[0];
 
     /// <summary>
     /// The distribution <see cref="Sample"/> draws from, as probabilities [V] fp32 on CPU: after the repetition

@@ -115,6 +115,8 @@ public sealed class ShardedCausalLm : IVocabParallelLm
         return parts.Gather();
     }
 
+    public bool SplitsVocabulary => Plan.IsVocabParallel;
+
     public VocabParallelLogits StepParts(IReadOnlyList<StepInput> inputs)
     {
         if (!Plan.IsVocabParallel) throw new InvalidOperationException($"plan {Plan} has no vocabulary parts");

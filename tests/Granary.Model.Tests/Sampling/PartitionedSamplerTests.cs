@@ -69,6 +69,31 @@ public sealed class PartitionedSamplerTests
         }
     }
 
+    [Fact]
+    public void Top_p_matches_the_whole_row_wherever_the_cut_falls()
+    {
+        // A part's 65th best token can outrank another part's 64th: the merged candidates are a true prefix of
+        // the vocabulary's order only down to the lowest score every unfinished part has sent. Sweep the cut
+        // over that region.
+        using var logits = RandomLogits(rows: 8, seed: 21);
+        foreach (double temperature in new[] { 0.5, 1.0, 2.0, 4.0 })
+            foreach (double topP in new[] { 0.3, 0.6, 0.8, 0.9, 0.95 })
+            {
+                var parameters = new SamplingParams { Temperature = temperature, TopP = topP, Seed = 3 };
+                using var whole = new SequenceSampler(parameters, []);
+                using var split = new SequenceSampler(parameters, []);
+                var parts = Split(logits, 4);
+                for (int row = 0; row < 8; row++)
+                {
+                    using var rowLogits = logits[row];
+                    int expected = whole.Sample(rowLogits);
+                    int actual = split.Sample(parts, row);
+                    Assert.True(expected == actual, $"T={temperature}, top_p={topP}, row {row}: whole drew {expected}, parts drew {actual}");
+                }
+                foreach (var part in parts) part.Dispose();
+            }
+    }
+
     [Theory]
     [InlineData("temperature")]
     [InlineData("top-k")]
@@ -96,6 +121,25 @@ public sealed class PartitionedSamplerTests
     }
 
     [Fact]
+    public void A_batch_asks_each_part_one_question_per_round_and_matches_row_by_row_draws()
+    {
+        using var logits = RandomLogits(rows: 12, seed: 9);
+        string[] modes = ["greedy", "temperature", "top-k", "top-p", "top-p-flat", "top-k-top-p", "penalty"];
+        var samplers = Enumerable.Range(0, 12).Select(i => new SequenceSampler(Parameters(modes[i % modes.Length], seed: 100 + i), [i])).ToList();
+        var twins = Enumerable.Range(0, 12).Select(i => new SequenceSampler(Parameters(modes[i % modes.Length], seed: 100 + i), [i])).ToList();
+        var counting = VocabRange.Split(Vocab, 4).Select(r => new CountingPart(new LocalVocabPartLogits(logits.narrow(1, r.Start, r.Count), r))).ToList();
+        var parts = counting.Cast<IVocabPartLogits>().ToList();
+
+        int[] batch = PartitionedSampler.Sample(parts, samplers.Select((s, row) => s.RequestFor(row)).ToList());
+        int[] oneByOne = twins.Select((s, row) => { using var r = logits[row]; return s.Sample(r); }).ToArray();
+
+        Assert.Equal(oneByOne, batch);
+        Assert.All(counting, part => Assert.InRange(part.SummarizeCalls, 1, 3)); // first round, perhaps a widening or two
+        foreach (var part in counting) part.Dispose();
+        foreach (var sampler in samplers.Concat(twins)) sampler.Dispose();
+    }
+
+    [Fact]
     public void Top_k_and_top_p_send_only_candidates_not_whole_parts()
     {
         using var logits = RandomLogits(rows: 1, seed: 3);
@@ -113,18 +157,21 @@ public sealed class PartitionedSamplerTests
 
         public int Walks { get; private set; }
 
+        public int SummarizeCalls { get; private set; }
+
         public VocabRange Range => inner.Range;
 
-        public VocabPartSummary Summarize(int row, RowScoring scoring, int numCandidates)
+        public IReadOnlyList<VocabPartSummary> Summarize(IReadOnlyList<PartQuery> queries)
         {
-            MaxCandidates = Math.Max(MaxCandidates, numCandidates);
-            return inner.Summarize(row, scoring, numCandidates);
+            SummarizeCalls++;
+            MaxCandidates = Math.Max(MaxCandidates, queries.Max(q => q.NumCandidates));
+            return inner.Summarize(queries);
         }
 
-        public int Walk(int row, RowScoring scoring, double reference, double target)
+        public IReadOnlyList<int> Walk(IReadOnlyList<PartWalk> walks)
         {
-            Walks++;
-            return inner.Walk(row, scoring, reference, target);
+            Walks += walks.Count;
+            return inner.Walk(walks);
         }
 
         public Tensor Read() => inner.Read();

@@ -52,6 +52,7 @@ public sealed class ShardedCausalLmTests
         Assert.Equal(referenceRun.Tokens, shardedRun.Tokens);
         double difference = MixedStepScript.MaxLogitDifference(referenceRun, shardedRun);
         Assert.True(difference <= LogitTolerance, $"logits differ by {difference:G3} (> {LogitTolerance})");
+        Console.Error.WriteLine($"DIFF {planText} {shape} {difference:G3}");
     }
 
     [Fact]

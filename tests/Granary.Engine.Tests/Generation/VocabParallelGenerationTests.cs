@@ -1,0 +1,52 @@
+using Granary.Abstractions;
+using Granary.Abstractions.Sharding;
+using Granary.Engine.Generation;
+using Granary.Model.Loading;
+using Granary.Model.Sharding;
+
+namespace Granary.Engine.Tests.Generation;
+
+/// <summary>
+/// The engine over a vocabulary-parallel plan samples without gathering the logits, and still gives the
+/// single-device tokens: greedy, and seeded temperature / top-k / top-p sampling alike.
+/// </summary>
+public sealed class VocabParallelGenerationTests(SmallModelFixture fixture) : IClassFixture<SmallModelFixture>
+{
+    static readonly string[] Prompts = ["def fibonacci(n):", "The quick brown fox", "import os\nimport sys\n"];
+
+    public static TheoryData<string, string> PlansAndModes => new()
+    {
+        { "vp=2", "greedy" },
+        { "vp=4", "greedy" },
+        { "vp=2", "temperature" },
+        { "vp=4", "top-p" },
+        { "pp=2,tp=2,vp=2", "top-k-top-p" },
+        { "vp=3", "penalty" },
+    };
+
+    static SamplingParams Sampling(string mode, int i) => (mode switch
+    {
+        "greedy" => new SamplingParams { Temperature = 0 },
+        "temperature" => new SamplingParams { Temperature = 0.9 },
+        "top-p" => new SamplingParams { Temperature = 1.0, TopP = 0.9 },
+        "top-k-top-p" => new SamplingParams { Temperature = 0.8, TopK = 40, TopP = 0.95 },
+        "penalty" => new SamplingParams { Temperature = 1.0, RepetitionPenalty = 1.3 },
+        _ => throw new ArgumentOutOfRangeException(nameof(mode)),
+    }) with { Seed = 77 + i, MaxTokens = 12, IgnoreEos = true };
+
+    [Theory]
+    [MemberData(nameof(PlansAndModes))]
+    public void A_vocabulary_parallel_plan_generates_the_single_device_tokens(string planText, string mode)
+    {
+        var tokenizer = fixture.Loaded.Tokenizer;
+        var requests = Prompts.Select((p, i) => new GenerationRequest(tokenizer.Encode(p, addBos: true), Sampling(mode, i))).ToList();
+        var (expected, _) = new BatchGenerator(fixture.Loaded.Model, tokenizer).Generate(requests);
+
+        using var plan = ShardedCausalLm.Load(fixture.Path, new ModelLoadOptions(), ParallelPlan.Parse(planText));
+        var (actual, _) = new BatchGenerator(plan, tokenizer).Generate(requests);
+
+        Assert.True(expected.Select(r => string.Join(",", r.TokenIds)).SequenceEqual(actual.Select(r => string.Join(",", r.TokenIds))),
+            string.Join("\n", expected.Zip(actual).Select(p => string.Join(",", p.First.TokenIds) + " | " + string.Join(",", p.Second.TokenIds))));
+        Assert.True(expected.Select(r => string.Join(",", r.TokenIds)).Distinct().Count() > 1, "the prompts should not all give the same tokens");
+    }
+}
