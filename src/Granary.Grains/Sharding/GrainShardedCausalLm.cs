@@ -3,6 +3,8 @@ using System.Diagnostics;
 using Granary.Model.Configuration;
 using Granary.Model.KvCache;
 using Granary.Model.Runtime;
+using Granary.Model.Sampling;
+using Granary.Model.Sharding;
 using static TorchSharp.torch;
 
 namespace Granary.Grains.Sharding;
@@ -12,11 +14,16 @@ namespace Granary.Grains.Sharding;
 /// per pipeline stage; <see cref="MicroBatchPolicy"/> measures whether that pays) that flow through the
 /// stages like a pipeline: stage s+1 runs micro-batch i while stage s runs micro-batch i+1. Each stage takes micro-batches in order, so the
 /// tensor-parallel ranks of a stage always meet in the same all-reduces. The last stage's rank 0 returns the
-/// logits. Blocking by design: the engine calls it from its serving thread, never from a grain turn.
+/// logits. Under vocabulary parallelism the vocabulary parts' shards embed the step's ids (their partial
+/// embeddings are summed into the first stage's input) and keep the logits of their ranges, which the
+/// engine samples without gathering them (<see cref="StepParts"/>). Blocking by design: the engine calls
+/// it from its serving thread, never from a grain turn.
 /// </summary>
-public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IReadOnlyList<IShardGrain>> stages, long numWeightBytes, long numKvBytesPerPosition)
-    : ICausalLm
+public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IReadOnlyList<IShardGrain>> stages, long numWeightBytes, long numKvBytesPerPosition,
+    IReadOnlyList<(IVocabPartGrain Shard, VocabRange Range)>? vocabParts = null)
+    : IVocabParallelLm
 {
+    readonly IReadOnlyList<(IVocabPartGrain Shard, VocabRange Range)> _vocabParts = vocabParts ?? [];
     readonly ConcurrentQueue<long> _released = new();
     long _nextSequenceId;
     long _nextStepId;
@@ -38,7 +45,46 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
     public IKvCache NewCache(int capacity) =>
         new RemoteKvCache(Interlocked.Increment(ref _nextSequenceId), capacity, _released.Enqueue);
 
+    public bool SplitsVocabulary => _vocabParts.Count > 1;
+
     public Tensor Step(IReadOnlyList<StepInput> inputs)
+    {
+        if (SplitsVocabulary)
+        {
+            using var parts = StepParts(inputs);
+            return parts.Gather();
+        }
+        var logits = RunStages(inputs).Select(o => o.ToTensor(CPU)).ToList();
+        try
+        {
+            return (logits.Count == 1 ? logits[0].alias() : cat(logits, 0)).to(float32);
+        }
+        finally
+        {
+            foreach (var part in logits) part.Dispose();
+        }
+    }
+
+    public VocabParallelLogits StepParts(IReadOnlyList<StepInput> inputs)
+    {
+        if (!SplitsVocabulary) throw new InvalidOperationException("this deployment's plan has no vocabulary parts");
+        var outputs = RunStages(inputs); // per micro-batch: the last stage's normalized hidden states [R_m, D]
+        TensorPayload hidden;
+        if (outputs.Length == 1)
+            hidden = outputs[0];
+        else
+        {
+            using var scope = NewDisposeScope();
+            hidden = TensorPayload.From(cat(outputs.Select(o => o.ToTensor(CPU)).ToList(), 0));
+        }
+        long headStepId = Interlocked.Increment(ref _nextStepId);
+        Wait(Task.WhenAll(_vocabParts.Select(p => p.Shard.ComputeLogits(headStepId, hidden))));
+        Traffic.CountVocabulary(hidden.NumBytes * _vocabParts.Count);
+        return new VocabParallelLogits(_vocabParts.Select(p => (IVocabPartLogits)new RemoteVocabPartLogits(p.Shard, headStepId, p.Range)).ToList());
+    }
+
+    // Runs the stages over the step's micro-batches; returns each micro-batch's last-stage output.
+    TensorPayload[] RunStages(IReadOnlyList<StepInput> inputs)
     {
         StepInput.CheckAll(inputs);
         var caches = inputs.Select(i => i.Cache as RemoteKvCache
@@ -60,7 +106,8 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
             long[] releasedHere = m == 0 ? released.ToArray() : [];
             requests[m] = input => new ShardStepRequest(stepId, input, layout.Positions, layout.LogitRows, segments, releasedHere);
             using var ids = tensor(layout.TokenIds, int64);
-            chains[m] = Task.FromResult(TensorPayload.From(ids));
+            var idsPayload = TensorPayload.From(ids);
+            chains[m] = SplitsVocabulary ? EmbedAsync(idsPayload) : Task.FromResult(idsPayload);
         }
         // Stage by stage, each micro-batch's call waits for its own input and for the stage's previous micro-batch.
         for (int stage = 0; stage < stages.Count; stage++)
@@ -69,29 +116,40 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
             for (int m = 0; m < chains.Length; m++)
                 previous = chains[m] = ForwardAfter(stage, chains[m], previous, requests[m]);
         }
-        TensorPayload[] outputs;
+        var outputs = Wait(Task.WhenAll(chains));
+        for (int i = 0; i < caches.Count; i++) caches[i].Advance(inputs[i].TokenIds.Count);
+        int numTokens = inputs.Sum(i => i.TokenIds.Count);
+        Traffic.CountStep(numTokens);
+        MicroBatches.Record(microBatches.Count, inputs.Count, numTokens, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return outputs;
+    }
+
+    // Every vocabulary part embeds the ids in its range; exactly one part's row is non-zero for each id, so the
+    // sum (in part order) is the whole table's embedding, bit for bit.
+    async Task<TensorPayload> EmbedAsync(TensorPayload ids)
+    {
+        var partials = await Task.WhenAll(_vocabParts.Select(p => p.Shard.EmbedPart(ids))).ConfigureAwait(false);
+        Traffic.CountVocabulary(partials.Sum(p => p.NumBytes));
+        using var scope = NewDisposeScope();
+        var sum = partials[0].ToTensor(CPU);
+        foreach (var partial in partials.Skip(1)) sum = sum + partial.ToTensor(CPU);
+        return TensorPayload.From(sum);
+    }
+
+    /// <summary>Waits for shard calls on the serving thread; an unreachable shard becomes the engine's retryable error.</summary>
+    internal static T Wait<T>(Task<T> calls)
+    {
         try
         {
-            outputs = Task.WhenAll(chains).GetAwaiter().GetResult();
+            return calls.GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException or ShardUnavailableException)
         {
             throw new ModelUnavailableException($"a shard is unreachable ({e.Message})", e);
         }
-        for (int i = 0; i < caches.Count; i++) caches[i].Advance(inputs[i].TokenIds.Count);
-        int numTokens = inputs.Sum(i => i.TokenIds.Count);
-        Traffic.CountStep(numTokens);
-        MicroBatches.Record(microBatches.Count, inputs.Count, numTokens, Stopwatch.GetElapsedTime(started).TotalSeconds);
-        var logits = outputs.Select(o => o.ToTensor(CPU)).ToList();
-        try
-        {
-            return (logits.Count == 1 ? logits[0].alias() : cat(logits, 0)).to(float32);
-        }
-        finally
-        {
-            foreach (var part in logits) part.Dispose();
-        }
     }
+
+    static void Wait(Task calls) => Wait(calls.ContinueWith(t => { t.GetAwaiter().GetResult(); return 0; }, TaskScheduler.Default));
 
     async Task<TensorPayload> ForwardAfter(int stage, Task<TensorPayload> input, Task previousAtStage, Func<TensorPayload, ShardStepRequest> request)
     {

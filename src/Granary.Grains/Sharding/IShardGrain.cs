@@ -2,7 +2,8 @@ namespace Granary.Grains.Sharding;
 
 /// <summary>
 /// One shard of a deployment's model: a layer range of one pipeline stage, one tensor-parallel rank of it,
-/// with the KV caches of those layers and heads. Keyed by <see cref="ShardKey"/>, which also pins the silo.
+/// with the KV caches of those layers and heads; under vocabulary parallelism perhaps also (or only) one
+/// range of the vocabulary's embedding and LM head rows, served through <see cref="IVocabPartGrain"/>. Keyed by <see cref="ShardKey"/>, which also pins the silo.
 /// </summary>
 public interface IShardGrain : IGrainWithStringKey
 {

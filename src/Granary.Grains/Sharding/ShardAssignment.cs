@@ -18,12 +18,20 @@ public sealed record ShardAssignment(
     [property: Id(8)] int LayerEnd,
     [property: Id(9)] int Rank,
     [property: Id(10)] string[] PeerKeys,
-    [property: Id(11)] bool PeersShareSilo)
+    [property: Id(11)] bool PeersShareSilo,
+    [property: Id(12)] int VocabPart = -1,
+    [property: Id(13)] int NumVocabParts = 1)
 {
     public int NumRanks => PeerKeys.Length;
+
+    /// <summary>A shard with no layers, only a vocabulary part (<see cref="Stage"/> -1).</summary>
+    public bool IsVocabOnly => Stage < 0;
 }
 
-/// <summary>What a loaded shard reports about itself (for `GET /v1/cluster` and tests).</summary>
+/// <summary>
+/// What a loaded shard reports about itself (for `GET /v1/cluster` and tests). Stage -1 is a vocabulary-only
+/// shard; <see cref="VocabCount"/> 0 means it holds no vocabulary part.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ShardReport(
     [property: Id(0)] string Key,
@@ -35,4 +43,6 @@ public sealed record ShardReport(
     [property: Id(6)] long ParameterBytes,
     [property: Id(7)] int NumSequences,
     [property: Id(8)] long AllReduceBytesSent,
-    [property: Id(9)] long KvBytesPerPosition);
+    [property: Id(9)] long KvBytesPerPosition,
+    [property: Id(10)] int VocabStart = 0,
+    [property: Id(11)] int VocabCount = 0);

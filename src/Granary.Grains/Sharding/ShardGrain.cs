@@ -2,6 +2,7 @@ using Granary.Model.KvCache;
 using Granary.Model.Loading;
 using Granary.Model.Modeling;
 using Granary.Model.Runtime;
+using Granary.Model.Sampling;
 using Granary.Model.Sharding;
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
@@ -19,7 +20,7 @@ namespace Granary.Grains.Sharding;
 [Reentrant]
 [SiloPinnedPlacement]
 [CollectionAgeLimit(AlwaysActive = true)]
-public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain> logger) : Grain, IShardGrain
+public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain> logger) : Grain, IShardGrain, IVocabPartGrain
 {
     static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(60);
 
@@ -31,6 +32,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     GrainTensorParallelGroup? _remoteGroup;
     Task? _loading;
     bool _unloaded;
+    (long StepId, LocalVocabPartLogits Logits)? _partLogits; // the latest step's logits of this shard's vocabulary part
 
     public Task Load(ShardAssignment assignment)
     {
@@ -43,11 +45,13 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     }
 
     static bool SameShard(ShardAssignment a, ShardAssignment b) =>
-        (a.Deployment, a.Generation, a.Stage, a.Rank) == (b.Deployment, b.Generation, b.Stage, b.Rank);
+        (a.Deployment, a.Generation, a.Stage, a.Rank, a.VocabPart) == (b.Deployment, b.Generation, b.Stage, b.Rank, b.VocabPart);
 
     void LoadShard(ShardAssignment a, IShardGrain[] peers)
     {
-        var spec = new ShardSpec(a.Stage, a.NumStages, a.LayerStart, a.LayerEnd, a.Rank, a.NumRanks);
+        var vocab = a.VocabPart < 0 ? null
+            : VocabRange.Split(Model.Configuration.ModelConfigJson.Load(a.ModelDirectory).VocabSize, a.NumVocabParts)[a.VocabPart];
+        var spec = new ShardSpec(a.Stage, a.NumStages, a.LayerStart, a.LayerEnd, a.Rank, a.NumRanks, vocab, a.NumVocabParts);
         var options = new ModelLoadOptions(a.DType is { } dtype ? RunDType.Parse(dtype, "dtype") : null, a.Device);
         ITensorParallelGroup group;
         if (a.NumRanks == 1)
@@ -113,6 +117,46 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         return cache;
     }
 
+    public async Task<TensorPayload> EmbedPart(TensorPayload tokenIds)
+    {
+        var shard = await LoadedVocabPart();
+        using var scope = NewDisposeScope();
+        return TensorPayload.From(shard.EmbedPart(tokenIds.ToTensor(shard.Device)));
+    }
+
+    public async Task ComputeLogits(long headStepId, TensorPayload hidden)
+    {
+        var shard = await LoadedVocabPart();
+        Tensor logits;
+        using (var input = hidden.ToTensor(shard.Device)) logits = shard.PartLogits(input);
+        _partLogits?.Logits.Dispose();
+        _partLogits = (headStepId, new LocalVocabPartLogits(logits, shard.Network.Shard.Vocab!));
+    }
+
+    public Task<PartSummaryWire[]> SummarizeLogits(long headStepId, PartQueryWire[] queries) =>
+        Task.FromResult(PartLogits(headStepId).Summarize(queries.Select(q => q.ToQuery()).ToList()).Select(PartSummaryWire.From).ToArray());
+
+    public Task<int[]> WalkLogits(long headStepId, PartWalkWire[] walks) =>
+        Task.FromResult(PartLogits(headStepId).Walk(walks.Select(w => w.ToWalk()).ToList()).ToArray());
+
+    public Task<TensorPayload> ReadLogits(long headStepId)
+    {
+        using var logits = PartLogits(headStepId).Read();
+        return Task.FromResult(TensorPayload.From(logits));
+    }
+
+    async Task<CausalLm> LoadedVocabPart()
+    {
+        if (_loading is null || _unloaded) throw new ShardUnavailableException($"shard {this.GetPrimaryKeyString()} holds no weights (it was unloaded, or its silo restarted)");
+        await _loading;
+        if (_shard!.Network.Shard.Vocab is null) throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} holds no vocabulary part");
+        return _shard;
+    }
+
+    LocalVocabPartLogits PartLogits(long headStepId) =>
+        _partLogits is { } held && held.StepId == headStepId ? held.Logits
+        : throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} holds no logits of step {headStepId} (latest: {_partLogits?.StepId.ToString() ?? "none"})");
+
     public Task AcceptPartial(long stepId, int callIndex, int fromRank, TensorPayload partial)
     {
         (_remoteGroup ?? throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} has no remote peers")).Accept(stepId, callIndex, fromRank, partial);
@@ -122,9 +166,10 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     public Task<ShardReport> Describe()
     {
         var a = _assignment ?? throw new InvalidOperationException($"shard {this.GetPrimaryKeyString()} was never loaded");
+        var vocab = _shard?.Network.Shard.Vocab;
         return Task.FromResult(new ShardReport(this.GetPrimaryKeyString(), ShardKey.SiloOf(this.GetPrimaryKeyString()).ToString(),
             a.Stage, a.Rank, a.LayerStart, a.LayerEnd, _shard?.NumWeightBytes ?? 0, _caches.Count, _remoteGroup?.NumBytesSent ?? 0,
-            _shard?.NumKvBytesPerPosition ?? 0));
+            _shard?.NumKvBytesPerPosition ?? 0, vocab?.Start ?? 0, vocab?.Count ?? 0));
     }
 
     public Task Unload()
@@ -138,6 +183,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     {
         foreach (var cache in _caches.Values) cache.Dispose();
         _caches.Clear();
+        _partLogits?.Logits.Dispose();
         _worker?.Dispose();
         _shard?.Dispose();
         return Task.CompletedTask;

@@ -13,6 +13,10 @@ public static class ShardKey
     public static string ForShard(string deployment, int generation, int stage, int rank, SiloAddress silo) =>
         string.Create(CultureInfo.InvariantCulture, $"{deployment}#g{generation}#s{stage}#r{rank}#{silo.ToParsableString()}");
 
+    /// <summary>A shard holding only vocabulary part <paramref name="part"/>.</summary>
+    public static string ForVocabShard(string deployment, int generation, int part, SiloAddress silo) =>
+        string.Create(CultureInfo.InvariantCulture, $"{deployment}#g{generation}#v{part}#{silo.ToParsableString()}");
+
     public static string ForSilo(SiloAddress silo) => "silo#" + silo.ToParsableString();
 
     public static SiloAddress SiloOf(string key)

@@ -10,11 +10,15 @@ namespace Granary.Grains.Sharding;
 /// they can (so a stage's silo does one stage's work); otherwise the silo with most free slots. The last
 /// stage goes to the router's silo when it has room: its output is the logits (vocabulary-sized rows, by far
 /// the largest activations), which then reach the router without crossing the network. Deterministic for a
-/// given silo list, so every router decides the same.
+/// given silo list, so every router decides the same. Vocabulary-only shards (a plan with more vocabulary
+/// parts than layer shards) take free slots last, on the silos with the fewest shards.
 /// </summary>
 public static class ShardPlacementPlanner
 {
-    /// <summary>Silo index of each shard, [stage][rank]. A user error when the cluster has too few slots.</summary>
+    /// <summary>
+    /// Silo index of each shard, [stage][rank], then (when the plan has any) one more row: the silos of the
+    /// vocabulary-only shards, by their order in <c>ShardSpec.ForPlan</c>. A user error when the cluster has too few slots.
+    /// </summary>
     /// <param name="routerSilo">Index of the router's silo, if it is one of them.</param>
     public static int[][] Place(ParallelPlan plan, IReadOnlyList<int> slotsPerSilo, int? routerSilo = null)
     {
@@ -42,7 +46,15 @@ public static class ShardPlacementPlanner
             }
             foreach (int silo in placement[stage].Distinct()) stagesOn[silo]++;
         }
-        return placement;
+        if (plan.NumVocabOnlyShards == 0) return placement;
+        var vocabOnly = new int[plan.NumVocabOnlyShards];
+        for (int i = 0; i < vocabOnly.Length; i++)
+        {
+            int silo = vocabOnly[i] = Best(free, stagesOn, s => free[s] > 0);
+            free[silo]--;
+            stagesOn[silo]++;
+        }
+        return [.. placement, vocabOnly];
     }
 
     // The fitting silo with the fewest stages on it, then the most free slots, then the lowest index; -1 if none fits.

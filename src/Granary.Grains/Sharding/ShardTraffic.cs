@@ -8,7 +8,7 @@ namespace Granary.Grains.Sharding;
 public sealed class ShardTraffic
 {
     readonly object _lock = new();
-    long _calls, _tokens, _steps, _bytesBetweenStages;
+    long _calls, _tokens, _steps, _bytesBetweenStages, _vocabularyBytes;
     double _callMs, _forwardMs;
 
     public void CountCall(double callMs, double forwardMs, long bytesToNextStage)
@@ -20,6 +20,12 @@ public sealed class ShardTraffic
             _forwardMs += forwardMs;
             _bytesBetweenStages += bytesToNextStage;
         }
+    }
+
+    /// <summary>Bytes to and from the vocabulary parts (partial embeddings in, hidden states out).</summary>
+    public void CountVocabulary(long bytes)
+    {
+        lock (_lock) _vocabularyBytes += bytes;
     }
 
     public void CountStep(int numTokens)
@@ -34,11 +40,11 @@ public sealed class ShardTraffic
     public ShardTrafficSnapshot Snapshot()
     {
         lock (_lock)
-            return new ShardTrafficSnapshot(_steps, _tokens, _calls, _callMs, _forwardMs, _bytesBetweenStages);
+            return new ShardTrafficSnapshot(_steps, _tokens, _calls, _callMs, _forwardMs, _bytesBetweenStages, _vocabularyBytes);
     }
 }
 
-public sealed record ShardTrafficSnapshot(long Steps, long Tokens, long StageCalls, double CallMs, double ForwardMs, long BytesBetweenStages)
+public sealed record ShardTrafficSnapshot(long Steps, long Tokens, long StageCalls, double CallMs, double ForwardMs, long BytesBetweenStages, long VocabularyBytes = 0)
 {
     /// <summary>Mean router-observed time of a stage call beyond the shard's own forward.</summary>
     public double MeanHopMs => StageCalls == 0 ? 0 : (CallMs - ForwardMs) / StageCalls;
@@ -51,5 +57,5 @@ public sealed record ShardTrafficSnapshot(long Steps, long Tokens, long StageCal
 
     public ShardTrafficSnapshot Minus(ShardTrafficSnapshot earlier) => new(
         Steps - earlier.Steps, Tokens - earlier.Tokens, StageCalls - earlier.StageCalls, CallMs - earlier.CallMs,
-        ForwardMs - earlier.ForwardMs, BytesBetweenStages - earlier.BytesBetweenStages);
+        ForwardMs - earlier.ForwardMs, BytesBetweenStages - earlier.BytesBetweenStages, VocabularyBytes - earlier.VocabularyBytes);
 }

@@ -25,6 +25,8 @@ public static class ShardedDeployment
         var (silos, placement) = await PlaceAsync(plan, grains, waiting, routerSilo);
 
         var stages = new List<IReadOnlyList<IShardGrain>>();
+        var vocabParts = new List<(IVocabPartGrain, VocabRange Range)>();
+        var others = new List<IShardGrain>(); // vocabulary-only shards
         var loads = new List<Task>();
         var keysByStage = new List<string[]>();
         for (int stage = 0; stage < plan.PipelineStages; stage++)
@@ -38,15 +40,32 @@ public static class ShardedDeployment
             {
                 var shard = grains.GetGrain<IShardGrain>(keys[spec.TpRank]);
                 ranks.Add(shard);
-                loads.Add(shard.Load(new ShardAssignment(deployment.Name, generation, deployment.ModelDirectory, deployment.Device, deployment.DType,
-                    spec.Stage, spec.NumStages, spec.LayerStart, spec.LayerEnd, spec.TpRank, keys, shareSilo)));
+                loads.Add(shard.Load(Assignment(deployment, generation, spec, keys, shareSilo)));
+                if (spec.Vocab is { } range) vocabParts.Add((grains.GetGrain<IVocabPartGrain>(keys[spec.TpRank]), range));
             }
             stages.Add(ranks);
         }
+        var vocabOnly = specs.Where(s => s.IsVocabOnly).ToList();
+        for (int i = 0; i < vocabOnly.Count; i++)
+        {
+            var spec = vocabOnly[i];
+            string key = ShardKey.ForVocabShard(deployment.Name, generation, spec.Vocab!.Part, silos[placement[plan.PipelineStages][i]]);
+            var shard = grains.GetGrain<IShardGrain>(key);
+            loads.Add(shard.Load(Assignment(deployment, generation, spec, [key], true)));
+            vocabParts.Add((grains.GetGrain<IVocabPartGrain>(key), spec.Vocab));
+            others.Add(shard);
+        }
         await Task.WhenAll(loads);
-        var reports = await Task.WhenAll(stages.SelectMany(ranks => ranks).Select(s => s.Describe()));
-        return (new GrainShardedCausalLm(config, stages, reports.Sum(r => r.ParameterBytes), reports.Sum(r => r.KvBytesPerPosition)), reports);
+        var reports = await Task.WhenAll(stages.SelectMany(ranks => ranks).Concat(others).Select(s => s.Describe()));
+        var model = new GrainShardedCausalLm(config, stages, reports.Sum(r => r.ParameterBytes), reports.Sum(r => r.KvBytesPerPosition),
+            vocabParts.OrderBy(p => p.Range.Part).ToList());
+        return (model, reports);
     }
+
+    static ShardAssignment Assignment(DeploymentOptions deployment, int generation, ShardSpec spec, string[] peerKeys, bool shareSilo) =>
+        new(deployment.Name, generation, deployment.ModelDirectory, deployment.Device, deployment.DType,
+            spec.Stage, spec.NumStages, spec.LayerStart, spec.LayerEnd, spec.TpRank, peerKeys, shareSilo,
+            spec.Vocab?.Part ?? -1, spec.NumVocabParts);
 
     // The active silos (in a stable order) and the shards' silo indices, once the cluster has slots for them all.
     static async Task<(List<SiloAddress> Silos, int[][] Placement)> PlaceAsync(ParallelPlan plan, IGrainFactory grains, Action<string>? waiting, SiloAddress? routerSilo)

@@ -26,7 +26,7 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
     {
         var data = new TheoryData<string, string>();
         foreach (string plan in ShardedClusterFixture.Plans) data.Add(plan, "gqa-5-layers");
-        foreach (string plan in new[] { "pp=3", "tp=4", "pp=2,tp=2" }) data.Add(plan, "tied-mqa");
+        foreach (string plan in new[] { "pp=3", "tp=4", "pp=2,tp=2", "pp=2,tp=2,vp=2" }) data.Add(plan, "tied-mqa");
         return data;
     }
 
@@ -47,6 +47,7 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
             Assert.True(difference <= LogitTolerance, $"plan {plan}: logits differ by {difference:G3}");
             var traffic = model.Traffic.Snapshot();
             Assert.True(traffic.BytesBetweenStages > 0 == plan.Contains("pp"), $"bytes between stages: {traffic.BytesBetweenStages}");
+            Assert.True(traffic.VocabularyBytes > 0 == plan.Contains("vp"), $"bytes to and from vocabulary parts: {traffic.VocabularyBytes}");
         }
     }
 
@@ -65,7 +66,14 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
     public Task A_planned_deployment_serves_the_single_device_greedy_tokens(string plan) =>
         ServesSingleDeviceGreedyTokens(plan, ShardedClusterFixture.DeploymentName(plan));
 
-    async Task ServesSingleDeviceGreedyTokens(string plan, string deployment)
+    [Theory]
+    [InlineData("vp=4")]
+    [InlineData("pp=2,tp=2,vp=2")]
+    public Task Seeded_sampling_over_a_vocabulary_parallel_deployment_gives_the_single_device_tokens(string plan) =>
+        ServesSingleDeviceGreedyTokens(plan, ShardedClusterFixture.DeploymentName(plan),
+            i => new SamplingParams { Temperature = 0.9, TopP = 0.9, TopK = i == 0 ? 0 : 50, Seed = 500 + i, IgnoreEos = true, MaxTokens = 6 + i });
+
+    async Task ServesSingleDeviceGreedyTokens(string plan, string deployment, Func<int, SamplingParams>? sampling = null)
     {
         var router = fixture.Client.GetGrain<IRouterGrain>(deployment);
         string[] prompts = ["def fibonacci(n):", "The quick brown fox", "x", "import os\nimport sys"];
@@ -73,7 +81,7 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
         {
             Model = deployment,
             PromptTokenIds = fixture.Reference.Tokenizer.Encode(p, addBos: true).ToArray(),
-            Sampling = new SamplingParams { Temperature = 0, IgnoreEos = true, MaxTokens = 5 + 2 * i },
+            Sampling = sampling?.Invoke(i) ?? new SamplingParams { Temperature = 0, IgnoreEos = true, MaxTokens = 5 + 2 * i },
         }).ToList();
         var solos = requests.Select(r => new BatchGenerator(fixture.Reference.Model, fixture.Reference.Tokenizer)
             .Generate([new GenerationRequest(r.PromptTokenIds, r.Sampling)]).Results[0]).ToList();
@@ -93,6 +101,20 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
         }
         var shards = await router.GetShards();
         Assert.Equal(ParsePlanShards(plan), shards.Count);
+    }
+
+    [Fact]
+    public async Task Vocabulary_parts_spread_over_the_stages_and_extra_parts_get_shards_of_their_own()
+    {
+        var router = fixture.Client.GetGrain<IRouterGrain>(ShardedClusterFixture.DeploymentName("vp=4"));
+        await router.GetStatus();
+        var shards = await router.GetShards();
+
+        Assert.Equal(4, shards.Count); // the one layer shard holds part 0; parts 1-3 are vocabulary-only
+        Assert.Equal([0, -1, -1, -1], shards.OrderBy(s => s.VocabStart).Select(s => s.Stage));
+        Assert.Equal([0, 128, 256, 384], shards.OrderBy(s => s.VocabStart).Select(s => s.VocabStart));
+        Assert.All(shards, s => Assert.Equal(128, s.VocabCount));
+        Assert.Equal(4, shards.Select(s => s.Silo).Distinct().Count()); // never two shards on one slot: here, one per silo
     }
 
     [Fact]

@@ -13,10 +13,13 @@ public sealed record ShardView(
     [property: JsonPropertyName("layers")] int[] Layers,
     [property: JsonPropertyName("silo")] string Silo,
     [property: JsonPropertyName("parameter_bytes")] long ParameterBytes,
-    [property: JsonPropertyName("sequences")] int NumSequences)
+    [property: JsonPropertyName("sequences")] int NumSequences,
+    [property: JsonPropertyName("vocab")] int[]? Vocab)
 {
+    /// <summary>A vocabulary-only shard shows stage -1 and no layers; <c>vocab</c> is the id range [first, last] a shard holds, if any.</summary>
     public static ShardView Of(ShardReport report) =>
-        new(report.Stage, report.Rank, [report.LayerStart, report.LayerEnd - 1], report.Silo, report.ParameterBytes, report.NumSequences);
+        new(report.Stage, report.Rank, report.LayerEnd > report.LayerStart ? [report.LayerStart, report.LayerEnd - 1] : [], report.Silo,
+            report.ParameterBytes, report.NumSequences, report.VocabCount > 0 ? [report.VocabStart, report.VocabStart + report.VocabCount - 1] : null);
 }
 
 /// <summary>One deployment: its plan, where its router runs, and its shards (none when the router holds the whole model).</summary>
