@@ -26,6 +26,7 @@ public sealed class GeneratePlanTests(GeneratePlanTests.ShardableModel model) : 
     [Theory]
     [InlineData("pp=2,tp=2")]
     [InlineData("pp=3")]
+    [InlineData("pp=2,vp=3")]
     public void Plan_gives_the_tokens_of_no_plan(string plan)
     {
         var unsharded = Cmd.GenerateJson(model.Dir, "Once upon a time", "--temperature", "0", "--max-tokens", "12");
@@ -41,6 +42,7 @@ public sealed class GeneratePlanTests(GeneratePlanTests.ShardableModel model) : 
     [InlineData("tp=3", "plan tp=3: tp=3 must divide the 4 attention heads")]
     [InlineData("pp=4", "plan pp=4: pp=4 needs at least 4 layers but the model has 3")]
     [InlineData("pp=x", "--plan: \"pp=x\" is not KEY=N")]
+    [InlineData("vp=100000", "vp=100000 must be between 1 and the vocabulary size")]
     public void A_plan_the_model_cannot_take_is_one_error_line(string plan, string message)
     {
         var result = Cmd.Run("generate", "--model", model.Dir, "--prompt", "x", "--plan", plan);

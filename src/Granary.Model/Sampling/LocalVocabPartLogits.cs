@@ -31,30 +31,41 @@ public sealed class LocalVocabPartLogits : IVocabPartLogits
     public IReadOnlyList<int> Walk(IReadOnlyList<PartWalk> walks) =>
         walks.Select(w => Walk(w.Row, w.Scoring, w.Reference, w.Target)).ToList();
 
+    // Vectorized on the logits' device, in float64 so that sums over a part do not depend on its size.
     VocabPartSummary Summarize(int row, RowScoring scoring, int numCandidates)
     {
-        float[] logits = Row(row);
-        double max = double.NegativeInfinity;
-        int argMax = 0;
-        var scores = new double[logits.Length];
-        for (int i = 0; i < logits.Length; i++)
+        using var scope = NewDisposeScope();
+        var scores = Scores(row, scoring);
+        var (max, argMax) = scores.max(0);
+        double maxScore = max.item<double>();
+        double logSumExp = scoring.IsGreedy && numCandidates == 0 ? maxScore : scores.logsumexp(0).item<double>();
+        int count = Math.Min(numCandidates, Range.Count);
+        int[] ids = [];
+        double[] values = [];
+        if (count > 0)
         {
-            double score = scores[i] = scoring.Score(Range.Start + i, logits[i]);
-            if (score > max)
+            var (top, topIds) = scores.topk(count, sorted: true);
+            values = top.cpu().data<double>().ToArray();
+            ids = topIds.cpu().data<long>().Select(i => Range.Start + (int)i).ToArray();
+        }
+        return new VocabPartSummary(maxScore, Range.Start + (int)argMax.item<long>(), logSumExp, ids, values) { IsComplete = count == Range.Count };
+    }
+
+    // Row [count] float64: the repetition penalty on the seen ids in this range, then the temperature.
+    Tensor Scores(int row, RowScoring scoring)
+    {
+        var scores = _logits[row].to(float64);
+        if (scoring.HasPenalty)
+        {
+            long[] seen = scoring.SeenTokenIds.Where(Range.Contains).Select(id => (long)(id - Range.Start)).ToArray();
+            if (seen.Length > 0)
             {
-                max = score;
-                argMax = i;
+                var ids = tensor(seen, int64, scores.device);
+                var values = scores.index_select(0, ids);
+                scores = scores.scatter(0, ids, where(values.gt(0), values / scoring.RepetitionPenalty, values * scoring.RepetitionPenalty));
             }
         }
-        double sum = 0;
-        foreach (double score in scores) sum += Math.Exp(score - max);
-        int count = Math.Min(numCandidates, logits.Length);
-        var best = Best(scores, count);
-        return new VocabPartSummary(max, Range.Start + argMax, max + Math.Log(sum),
-            best.Select(i => Range.Start + i).ToArray(), best.Select(i => scores[i]).ToArray())
-        {
-            IsComplete = count == logits.Length,
-        };
+        return scoring.IsGreedy ? scores : scores / scoring.Temperature;
     }
 
     int Walk(int row, RowScoring scoring, double reference, double target)
@@ -75,21 +86,6 @@ public sealed class LocalVocabPartLogits : IVocabPartLogits
     }
 
     public Tensor Read() => _logits.to(float32).cpu();
-
-    // The indices of the count largest scores, largest first (ties: lower index first).
-    static int[] Best(double[] scores, int count)
-    {
-        if (count == 0) return [];
-        var heap = new PriorityQueue<int, (double Score, int NegIndex)>(count + 1);
-        for (int i = 0; i < scores.Length; i++)
-        {
-            heap.Enqueue(i, (scores[i], -i));
-            if (heap.Count > count) heap.Dequeue(); // drops the smallest score (the higher index on ties)
-        }
-        var best = new int[heap.Count];
-        for (int j = best.Length - 1; j >= 0; j--) best[j] = heap.Dequeue();
-        return best;
-    }
 
     float[] Row(int row)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Granary.Abstractions.Sharding;
 using Granary.Model.Configuration;
 using Granary.Model.KvCache;
@@ -49,6 +50,12 @@ public sealed class ShardedCausalLm : IVocabParallelLm
 
     /// <summary>Every shard: the layer shards stage-major, then the vocabulary-only ones.</summary>
     public IEnumerable<CausalLm> AllShards => _stages.SelectMany(ranks => ranks).Concat(_vocabOnly);
+
+    /// <summary>When set, every step adds each shard's busy time to it (`granary bench vp`).</summary>
+    public ShardTimings? Timings { get; set; }
+
+    // Index of a shard in AllShards order.
+    int IndexOf(CausalLm shard) => AllShards.Select((s, i) => (s, i)).First(p => ReferenceEquals(p.s, shard)).i;
 
     /// <summary>The plan's shards and the folder's tokenizer (checked against the model as <see cref="ModelLoader.Load"/> does).</summary>
     public static LoadedPlan LoadWithTokenizer(string modelDir, ModelLoadOptions options, ParallelPlan plan)
@@ -124,7 +131,13 @@ public sealed class ShardedCausalLm : IVocabParallelLm
         var parts = new List<IVocabPartLogits>(_vocabParts.Length);
         try
         {
-            foreach (var shard in _vocabParts) parts.Add(new LocalVocabPartLogits(shard.PartLogits(hidden), shard.Network.Shard.Vocab!));
+            foreach (var shard in _vocabParts)
+            {
+                long started = Stopwatch.GetTimestamp();
+                var logits = shard.PartLogits(hidden);
+                Timings?.Add(IndexOf(shard), Stopwatch.GetTimestamp() - started);
+                parts.Add(new LocalVocabPartLogits(logits, shard.Network.Shard.Vocab!));
+            }
         }
         catch
         {
@@ -152,12 +165,15 @@ public sealed class ShardedCausalLm : IVocabParallelLm
         {
             int stage = s;
             var input = current;
+            long started = Stopwatch.GetTimestamp();
             var outputs = RunRanks(_groups[s], rank =>
             {
                 var segments = inputs.Select((item, i) => new BatchSegment(caches[i]?.Shard(stage, rank), item.TokenIds.Count)).ToList();
                 return _stages[stage][rank].ForwardShard(input, layout, segments);
             });
             input.Dispose();
+            if (Timings is { } timings)
+                foreach (var shard in _stages[s]) timings.Add(IndexOf(shard), Stopwatch.GetTimestamp() - started);
             // Every rank ends a stage with the same all-reduced hidden states; rank 0's go on.
             current = outputs[0];
             foreach (var other in outputs.Skip(1)) other.Dispose();
@@ -171,9 +187,15 @@ public sealed class ShardedCausalLm : IVocabParallelLm
     {
         using var scope = NewDisposeScope();
         var device = _stages[0][0].Device;
-        var sum = _vocabParts[0].EmbedPart(ids).to(device);
-        foreach (var shard in _vocabParts.Skip(1)) sum = sum + shard.EmbedPart(ids).to(device);
-        return sum.MoveToOuterDisposeScope();
+        Tensor? sum = null;
+        foreach (var shard in _vocabParts)
+        {
+            long started = Stopwatch.GetTimestamp();
+            var part = shard.EmbedPart(ids);
+            Timings?.Add(IndexOf(shard), Stopwatch.GetTimestamp() - started);
+            sum = sum is null ? part.to(device) : sum + part.to(device);
+        }
+        return sum!.MoveToOuterDisposeScope();
     }
 
     // A rank that fails aborts its group, so that the others leave their all-reduce instead of waiting forever

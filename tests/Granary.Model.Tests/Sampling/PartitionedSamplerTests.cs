@@ -101,7 +101,7 @@ public sealed class PartitionedSamplerTests
     [InlineData("top-k-top-p")]
     public void Draws_follow_the_samplers_distribution(string mode)
     {
-        // 12 tokens so that 30,000 draws pin every probability down to about ±0.01.
+        // 12 tokens so that 12,000 draws pin every probability down to about ±0.004 (one sigma).
         using var logits = tensor(new float[] { 0.5f, 2.0f, -1f, 3.0f, 1.5f, 0f, -2f, 0.2f, 1.1f, 2.6f, -0.4f, 0.9f }).unsqueeze(0);
         var parameters = Parameters(mode, seed: 5) with { TopK = mode.Contains("top-k") ? 5 : 0 };
         using var sampler = new SequenceSampler(parameters, []);
@@ -110,13 +110,13 @@ public sealed class PartitionedSamplerTests
         using (var probs = sampler.Probabilities(row)) expected = probs.data<float>().ToArray();
         var parts = VocabRange.Split(12, 3).Select(r => (IVocabPartLogits)new LocalVocabPartLogits(logits.narrow(1, r.Start, r.Count), r)).ToList();
         var counts = new int[12];
-        const int draws = 30_000;
+        const int draws = 12_000;
         for (int i = 0; i < draws; i++) counts[sampler.Sample(parts, 0)]++;
         foreach (var part in parts) part.Dispose();
         for (int id = 0; id < 12; id++)
         {
             if (expected[id] == 0) Assert.True(counts[id] == 0, $"token {id} has probability 0 but was drawn {counts[id]} times");
-            else Assert.InRange((double)counts[id] / draws, expected[id] - 0.015, expected[id] + 0.015);
+            else Assert.InRange((double)counts[id] / draws, expected[id] - 0.02, expected[id] + 0.02);
         }
     }
 
