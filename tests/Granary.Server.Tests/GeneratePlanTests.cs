@@ -27,6 +27,7 @@ public sealed class GeneratePlanTests(GeneratePlanTests.ShardableModel model) : 
     [InlineData("pp=2,tp=2")]
     [InlineData("pp=3")]
     [InlineData("pp=2,vp=3")]
+    [InlineData("pp=2,sp=2")]
     public void Plan_gives_the_tokens_of_no_plan(string plan)
     {
         var unsharded = Cmd.GenerateJson(model.Dir, "Once upon a time", "--temperature", "0", "--max-tokens", "12");

@@ -6,15 +6,19 @@ namespace Granary.Abstractions.Sharding;
 /// How one deployment's model is cut into shards: <see cref="PipelineStages"/> contiguous layer ranges, each
 /// split over <see cref="TensorParallelRanks"/> ranks (attention heads and MLP columns, Megatron-style), and
 /// the embedding and LM head split into <see cref="VocabParts"/> equal vocabulary ranges spread over those
-/// shards (vocabulary parallelism; parts beyond the layer shards get shards of their own).
-/// Written as <c>pp=P,tp=T,vp=V</c> on the command line and in configuration; <c>none</c> (or empty) is one shard.
+/// shards (vocabulary parallelism; parts beyond the layer shards get shards of their own), and each stage
+/// replicated over <see cref="SequenceShards"/> shards that each hold a share of every sequence's positions
+/// and KV (sequence parallelism).
+/// Written as <c>pp=P,tp=T,vp=V,sp=S</c> on the command line and in configuration; <c>none</c> (or empty) is one shard.
 /// </summary>
-public sealed record ParallelPlan(int PipelineStages = 1, int TensorParallelRanks = 1, int VocabParts = 1)
+public sealed record ParallelPlan(int PipelineStages = 1, int TensorParallelRanks = 1, int VocabParts = 1, int SequenceShards = 1)
 {
     public static readonly ParallelPlan Single = new();
 
     /// <summary>Shards that hold decoder layers (each may also hold one vocabulary part).</summary>
-    public int NumLayerShards => PipelineStages * TensorParallelRanks;
+    public int NumLayerShards => PipelineStages * TensorParallelRanks * SequenceShards;
+
+    public bool IsSequenceParallel => SequenceShards > 1;
 
     /// <summary>Shards that hold only a vocabulary part: the parts the layer shards cannot take.</summary>
     public int NumVocabOnlyShards => Math.Max(0, VocabParts - NumLayerShards);
@@ -30,7 +34,7 @@ public sealed record ParallelPlan(int PipelineStages = 1, int TensorParallelRank
     public static ParallelPlan Parse(string? text, string source = "--plan")
     {
         if (string.IsNullOrWhiteSpace(text) || text.Trim().Equals("none", StringComparison.OrdinalIgnoreCase)) return Single;
-        int pp = 1, tp = 1, vp = 1;
+        int pp = 1, tp = 1, vp = 1, sp = 1;
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (string part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
@@ -44,10 +48,11 @@ public sealed record ParallelPlan(int PipelineStages = 1, int TensorParallelRank
                 case "pp": pp = value; break;
                 case "tp": tp = value; break;
                 case "vp": vp = value; break;
-                default: throw new GranaryUserError($"{source}: unknown dimension \"{key}\" (supported: pp, tp, vp)");
+                case "sp": sp = value; break;
+                default: throw new GranaryUserError($"{source}: unknown dimension \"{key}\" (supported: pp, tp, vp, sp)");
             }
         }
-        return new ParallelPlan(pp, tp, vp);
+        return new ParallelPlan(pp, tp, vp, sp);
     }
 
     public override string ToString()
@@ -57,6 +62,7 @@ public sealed record ParallelPlan(int PipelineStages = 1, int TensorParallelRank
         if (PipelineStages > 1) parts.Add($"pp={PipelineStages}");
         if (TensorParallelRanks > 1) parts.Add($"tp={TensorParallelRanks}");
         if (VocabParts > 1) parts.Add($"vp={VocabParts}");
+        if (SequenceShards > 1) parts.Add($"sp={SequenceShards}");
         return string.Join(',', parts);
     }
 }

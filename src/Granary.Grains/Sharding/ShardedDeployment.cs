@@ -1,3 +1,4 @@
+using Granary.Abstractions;
 using Granary.Abstractions.Sharding;
 using Granary.Grains.Deployments;
 using Granary.Model.Configuration;
@@ -21,6 +22,8 @@ public static class ShardedDeployment
     {
         var config = ModelConfigJson.Load(deployment.ModelDirectory);
         var plan = deployment.Plan;
+        if (plan.IsSequenceParallel)
+            throw new GranaryUserError($"plan {plan}: sequence parallelism runs in one process only for now (granary generate --plan, granary bench sp); shard grains do not take sp yet");
         var specs = ShardSpec.ForPlan(config, plan);
         var (silos, placement) = await PlaceAsync(plan, grains, waiting, routerSilo);
 

@@ -4,8 +4,12 @@ using static TorchSharp.torch;
 namespace Granary.Model.Modeling;
 
 /// <summary>What every layer of one forward shares: the ragged batch layout and its rotary cos/sin.</summary>
-public sealed class ForwardContext(IReadOnlyList<BatchSegment> segments, Tensor cos, Tensor sin, int? slidingWindow = null, bool batchDecodeRows = true)
+public sealed class ForwardContext(IReadOnlyList<BatchSegment> segments, Tensor cos, Tensor sin, int? slidingWindow = null, bool batchDecodeRows = true,
+    Sharding.SequenceParallelStep? sequenceParallel = null)
 {
+    /// <summary>Set on a sequence-parallel rank: attention then meets the other ranks' queries and keys.</summary>
+    public Sharding.SequenceParallelStep? SequenceParallel { get; } = sequenceParallel;
+
     public IReadOnlyList<BatchSegment> Segments { get; } = segments;
 
     /// <summary>[T, 1, Dh] in the run dtype.</summary>
@@ -21,5 +25,5 @@ public sealed class ForwardContext(IReadOnlyList<BatchSegment> segments, Tensor 
         segments.Count > 1 && segments.All(s => s.Cache is null && s.NumTokens == segments[0].NumTokens);
 
     /// <summary>The single-token decode rows, attended together in every layer; null when there are none.</summary>
-    public DecodeBatch? DecodeBatch { get; } = batchDecodeRows ? DecodeBatch.TryCreate(segments, slidingWindow) : null;
+    public DecodeBatch? DecodeBatch { get; } = batchDecodeRows && sequenceParallel is null ? DecodeBatch.TryCreate(segments, slidingWindow) : null;
 }

@@ -99,11 +99,11 @@ public sealed class LlamaForCausalLM : nn.Module
     /// stage's, or the summed vocabulary parts' embeddings);
     /// positions: [T] int64 -> hidden states [T, D], normalized on the last stage.
     /// </summary>
-    public Tensor Forward(Tensor input, Tensor positions, IReadOnlyList<BatchSegment> segments, bool batchDecodeRows = true)
+    public Tensor Forward(Tensor input, Tensor positions, IReadOnlyList<BatchSegment> segments, bool batchDecodeRows = true, SequenceParallelStep? sequenceParallel = null)
     {
         using var scope = NewDisposeScope();
         var (cos, sin) = _rotary.CosSin(positions, DType);
-        var context = new ForwardContext(segments, cos, sin, Config.SlidingWindow, batchDecodeRows);
+        var context = new ForwardContext(segments, cos, sin, Config.SlidingWindow, batchDecodeRows, sequenceParallel);
         var x = Shard.HasEmbedding ? _embedTokens!.forward(input) : input;
         foreach (var layer in _layers)
             x = layer.Forward(x, context);

@@ -65,11 +65,12 @@ public sealed class CausalLm(LlamaForCausalLM network) : ICausalLm
     /// logit rows (under vocabulary parallelism their normalized hidden states [R, D], for the vocabulary
     /// parts to finish: <see cref="PartLogits"/>), in the run dtype.
     /// </summary>
-    public Tensor ForwardShard(Tensor input, StepLayout layout, IReadOnlyList<BatchSegment> segments, Func<Tensor, Tensor>? head = null)
+    public Tensor ForwardShard(Tensor input, StepLayout layout, IReadOnlyList<BatchSegment> segments, Func<Tensor, Tensor>? head = null,
+        Sharding.SequenceParallelStep? sequenceParallel = null)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var hidden = Network.Forward(input, tensor(layout.Positions, int64, Device), segments, BatchesDecodeRows); // [T, D]
+        var hidden = Network.Forward(input, tensor(layout.Positions, int64, Device), segments, BatchesDecodeRows, sequenceParallel); // [T, D]
         Tensor output = hidden;
         if (Network.Shard.IsLastStage)
         {

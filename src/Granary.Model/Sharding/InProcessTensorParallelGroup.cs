@@ -29,52 +29,10 @@ public sealed class InProcessTensorParallelGroup : ITensorParallelGroup
         return Enumerable.Range(0, size).Select(r => (ITensorParallelGroup)new InProcessTensorParallelGroup(rendezvous, r)).ToArray();
     }
 
-    public Tensor AllReduceSum(Tensor partial) => _rendezvous.Exchange(Rank, partial, RankOrder.Sum);
+    public Tensor AllReduceSum(Tensor partial) => _rendezvous.Exchange(Rank, partial, parts => RankOrder.Sum(parts));
 
-    public Tensor AllGather(Tensor part) => _rendezvous.Exchange(Rank, part, RankOrder.Gather);
+    public Tensor AllGather(Tensor part) => _rendezvous.Exchange(Rank, part, parts => RankOrder.Gather(parts));
 
     /// <summary>Abandons the group: ranks waiting in an all-reduce (or arriving later) fail instead of hanging.</summary>
     public void Abort() => _rendezvous.Abort();
-
-    sealed class Rendezvous(int size)
-    {
-        readonly Tensor?[] _slots = new Tensor?[size];
-        // Phase 1: every partial is in its slot. Phase 2: every rank has read them all, slots may be reused.
-        readonly Barrier _barrier = new(size);
-        readonly CancellationTokenSource _aborted = new();
-
-        public int Size => size;
-
-        // Every rank leaves its tensor, then combines all of them (read in place) into a new tensor of its own.
-        public Tensor Exchange(int rank, Tensor mine, Func<Tensor[], Tensor> combine)
-        {
-            _slots[rank] = mine;
-            Wait();
-            Tensor result;
-            try
-            {
-                result = combine(_slots.Select(s => s!).ToArray());
-            }
-            finally
-            {
-                Wait();
-            }
-            _slots[rank] = null;
-            return result;
-        }
-
-        void Wait()
-        {
-            try
-            {
-                _barrier.SignalAndWait(_aborted.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                throw new InvalidOperationException("the tensor-parallel group was aborted (another rank failed)");
-            }
-        }
-
-        public void Abort() => _aborted.Cancel();
-    }
 }

@@ -10,9 +10,11 @@ namespace Granary.Model.Sharding;
 /// within them. The last stage holds the final norm (replicated over the stage's ranks). Without
 /// vocabulary parallelism the first stage holds the token embedding and the last the LM head; with it,
 /// no shard holds them whole: a shard may hold one <see cref="Vocab"/> range of both, and a
-/// <see cref="IsVocabOnly"/> shard holds nothing else.
+/// <see cref="IsVocabOnly"/> shard holds nothing else. Under sequence parallelism a stage's layers are held
+/// whole by each of its <see cref="SpSize"/> shards, which split the sequences' positions and KV.
 /// </summary>
-public sealed record ShardSpec(int Stage, int NumStages, int LayerStart, int LayerEnd, int TpRank, int TpSize, VocabRange? Vocab = null, int NumVocabParts = 1)
+public sealed record ShardSpec(int Stage, int NumStages, int LayerStart, int LayerEnd, int TpRank, int TpSize, VocabRange? Vocab = null, int NumVocabParts = 1,
+    int SpRank = 0, int SpSize = 1)
 {
     /// <summary>The whole model on one device.</summary>
     public static ShardSpec Whole(ModelConfig config) => new(0, 1, 0, config.NumLayers, 0, 1);
@@ -37,11 +39,12 @@ public sealed record ShardSpec(int Stage, int NumStages, int LayerStart, int Lay
 
     public int NumLayers => LayerEnd - LayerStart;
 
-    public bool IsWhole => NumStages == 1 && TpSize == 1 && !IsVocabParallel;
+    public bool IsWhole => NumStages == 1 && TpSize == 1 && SpSize == 1 && !IsVocabParallel;
 
     public override string ToString() =>
         IsVocabOnly ? Vocab!.ToString()
-        : $"stage {Stage} (layers {LayerStart}-{LayerEnd - 1}) rank {TpRank}/{TpSize}" + (Vocab is null ? "" : $", {Vocab}");
+        : $"stage {Stage} (layers {LayerStart}-{LayerEnd - 1}) rank {TpRank}/{TpSize}" + (SpSize > 1 ? $" sequence shard {SpRank}/{SpSize}" : "")
+            + (Vocab is null ? "" : $", {Vocab}");
 
     /// <summary>
     /// Every shard of <paramref name="plan"/>: the layer shards stage-major, then any vocabulary-only shards.
@@ -53,7 +56,9 @@ public sealed record ShardSpec(int Stage, int NumStages, int LayerStart, int Lay
     /// </summary>
     public static IReadOnlyList<ShardSpec> ForPlan(ModelConfig config, ParallelPlan plan)
     {
-        int stages = plan.PipelineStages, ranks = plan.TensorParallelRanks;
+        int stages = plan.PipelineStages, ranks = plan.TensorParallelRanks, sequenceShards = plan.SequenceShards;
+        if (ranks > 1 && sequenceShards > 1)
+            throw new GranaryUserError($"plan {plan}: tp and sp together are not supported yet; use one of them");
         if (stages > config.NumLayers)
             throw new GranaryUserError($"plan {plan}: pp={stages} needs at least {stages} layers but the model has {config.NumLayers}");
         TensorParallelLayout.Check(config, ranks, $"plan {plan}");
@@ -62,7 +67,8 @@ public sealed record ShardSpec(int Stage, int NumStages, int LayerStart, int Lay
         for (int s = 0; s < stages; s++)
         {
             int count = config.NumLayers / stages + (s < config.NumLayers % stages ? 1 : 0);
-            for (int r = 0; r < ranks; r++) specs.Add(new ShardSpec(s, stages, start, start + count, r, ranks));
+            for (int q = 0; q < sequenceShards; q++)
+                for (int r = 0; r < ranks; r++) specs.Add(new ShardSpec(s, stages, start, start + count, r, ranks, SpRank: q, SpSize: sequenceShards));
             start += count;
         }
         if (!plan.IsVocabParallel) return specs;
@@ -70,13 +76,13 @@ public sealed record ShardSpec(int Stage, int NumStages, int LayerStart, int Lay
         for (int i = 0; i < specs.Count; i++) specs[i] = specs[i] with { NumVocabParts = plan.VocabParts };
         foreach (var part in parts)
         {
-            if (part.Part >= stages * ranks)
+            int perStage = ranks * sequenceShards;
+            if (part.Part >= stages * perStage)
             {
                 specs.Add(VocabOnly(part, stages));
                 continue;
             }
-            int stage = part.Part % stages, rank = part.Part / stages;
-            int index = stage * ranks + rank;
+            int index = part.Part % stages * perStage + part.Part / stages;
             specs[index] = specs[index] with { Vocab = part };
         }
         return specs;

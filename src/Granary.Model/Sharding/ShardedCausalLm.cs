@@ -64,7 +64,8 @@ public sealed class ShardedCausalLm : IVocabParallelLm
         return new LoadedPlan(Load(modelDir, options, plan), tokenizer);
     }
 
-    public static ShardedCausalLm Load(string modelDir, ModelLoadOptions options, ParallelPlan plan)
+    /// <param name="kvTokensPerShard">Under sequence parallelism, the positions one shard may hold of one sequence (its KV budget).</param>
+    public static ShardedCausalLm Load(string modelDir, ModelLoadOptions options, ParallelPlan plan, int? kvTokensPerShard = null)
     {
         var config = ModelConfigJson.Load(modelDir);
         var specs = ShardSpec.ForPlan(config, plan);
@@ -79,6 +80,9 @@ public sealed class ShardedCausalLm : IVocabParallelLm
                 stages[s] = specs.Where(spec => spec.Stage == s)
                     .Select(spec => ModelLoader.LoadShard(modelDir, options, spec, stageGroups[spec.TpRank]))
                     .ToArray();
+                // Sequence-parallel shards attend through their own exchange, never the pooled decode batch.
+                if (plan.IsSequenceParallel)
+                    foreach (var shard in stages[s]) shard.BatchesDecodeRows = false;
             }
             foreach (var spec in specs.Where(spec => spec.IsVocabOnly))
                 vocabOnly.Add(ModelLoader.LoadShard(modelDir, options, spec, SingleRankGroup.Instance));
@@ -88,11 +92,18 @@ public sealed class ShardedCausalLm : IVocabParallelLm
             foreach (var shard in stages.Where(ranks => ranks is not null).SelectMany(ranks => ranks).Concat(vocabOnly)) shard.Dispose();
             throw;
         }
-        return new ShardedCausalLm(config, plan, stages, groups, [.. vocabOnly]);
+        return new ShardedCausalLm(config, plan, stages, groups, [.. vocabOnly]) { KvTokensPerShard = kvTokensPerShard };
     }
+
+    /// <summary>
+    /// Under sequence parallelism, the positions one shard may hold of one sequence (its KV budget): a cache
+    /// gets the requested capacity split evenly over the shards, at most this much on each.
+    /// </summary>
+    public int? KvTokensPerShard { get; private init; }
 
     public IKvCache NewCache(int capacity)
     {
+        if (Plan.IsSequenceParallel) return NewSequenceParallelCache(capacity);
         var caches = new List<IReadOnlyList<SequenceKvCache>>();
         try
         {
@@ -109,6 +120,23 @@ public sealed class ShardedCausalLm : IVocabParallelLm
             throw;
         }
         return new ShardedKvCache(caches, capacity);
+    }
+
+    SequenceParallelKvCache NewSequenceParallelCache(int capacity)
+    {
+        int perShard = (capacity + Plan.SequenceShards - 1) / Plan.SequenceShards;
+        if (KvTokensPerShard is { } budget) perShard = Math.Min(perShard, budget);
+        var caches = new List<IReadOnlyList<SequenceKvCache>>();
+        try
+        {
+            foreach (var shards in _stages) caches.Add(shards.Select(shard => shard.NewCache(perShard)).ToList());
+        }
+        catch
+        {
+            foreach (var cache in caches.SelectMany(c => c)) cache.Dispose();
+            throw;
+        }
+        return new SequenceParallelKvCache(caches, perShard);
     }
 
     public Tensor Step(IReadOnlyList<StepInput> inputs)
@@ -152,6 +180,7 @@ public sealed class ShardedCausalLm : IVocabParallelLm
     Tensor RunStages(IReadOnlyList<StepInput> inputs)
     {
         StepInput.CheckAll(inputs);
+        if (Plan.IsSequenceParallel) return RunSequenceParallelStages(inputs);
         var caches = inputs.Select(i => i.Cache is null ? null : i.Cache as ShardedKvCache
             ?? throw new ArgumentException($"a step input's cache is a {i.Cache.GetType().Name}, not one this plan made")).ToList();
         var layout = StepLayout.Of(inputs);
@@ -179,6 +208,138 @@ public sealed class ShardedCausalLm : IVocabParallelLm
             foreach (var other in outputs.Skip(1)) other.Dispose();
         }
         return current;
+    }
+
+    // Every stage's S shards each take their share of the step's tokens: the positions each sequence's cache
+    // assigns them (a prompt split into contiguous runs, a decode token to the shard with room). Their attention
+    // meets through the stage's exchange; the rows come back together after every stage.
+    Tensor RunSequenceParallelStages(IReadOnlyList<StepInput> inputs)
+    {
+        var caches = inputs.Select(i => i.Cache as SequenceParallelKvCache
+            ?? throw new ArgumentException("every input of a sequence-parallel step needs a cache this plan made")).ToList();
+        var layout = StepLayout.Of(inputs);
+        int shards = Plan.SequenceShards;
+        var assigned = inputs.Select((input, i) => caches[i].Assign(input.TokenIds.Count)).ToList(); // [input][shard] positions
+        // Each shard's rows of the step (indices into the step's tokens) and their positions, input by input.
+        var rows = new long[shards][];
+        var positions = new long[shards][];
+        for (int q = 0; q < shards; q++)
+        {
+            var shardRows = new List<long>();
+            var shardPositions = new List<long>();
+            long offset = 0;
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                long start = inputs[i].StartPosition;
+                foreach (long position in assigned[i][q])
+                {
+                    shardRows.Add(offset + position - start);
+                    shardPositions.Add(position);
+                }
+                offset += inputs[i].TokenIds.Count;
+            }
+            rows[q] = [.. shardRows];
+            positions[q] = [.. shardPositions];
+        }
+        // The last stage's logit rows: which shard computes each, and where it sits among that shard's rows.
+        var logitOwner = layout.LogitRows.Select(row =>
+        {
+            for (int q = 0; q < shards; q++)
+            {
+                int local = Array.IndexOf(rows[q], row);
+                if (local >= 0) return (Shard: q, Local: local);
+            }
+            throw new InvalidOperationException($"no sequence shard holds logit row {row}");
+        }).ToList();
+
+        var device = _stages[0][0].Device;
+        var current = tensor(layout.TokenIds, int64, device);
+        if (Plan.IsVocabParallel)
+        {
+            using var ids = current;
+            current = Embed(ids);
+        }
+        for (int s = 0; s < _stages.Length; s++)
+        {
+            int stage = s;
+            bool last = s == _stages.Length - 1;
+            var input = current;
+            var groups = InProcessSequenceParallelGroup.Create(shards);
+            long started = Stopwatch.GetTimestamp();
+            var outputs = RunSequenceShards(groups, q =>
+            {
+                using var rowIds = tensor(rows[q], int64, device);
+                using var shardInput = input.index_select(0, rowIds);
+                var localLogitRows = last ? logitOwner.Where(o => o.Shard == q).Select(o => (long)o.Local).ToArray() : [];
+                var segments = inputs.Select((item, i) => new BatchSegment(caches[i].Shard(stage, q), assigned[i][q].Length)).ToList();
+                var step = new SequenceParallelStep(groups[q], inputs.Select((_, i) => new SequenceParallelSegment(
+                    assigned[i], [.. caches[i].Positions(q), .. assigned[i][q]])).ToList());
+                return _stages[stage][q].ForwardShard(shardInput, new StepLayout([], positions[q], localLogitRows), segments, sequenceParallel: step);
+            });
+            input.Dispose();
+            if (Timings is { } timings)
+                foreach (var shard in _stages[s]) timings.Add(IndexOf(shard), Stopwatch.GetTimestamp() - started);
+            try
+            {
+                current = last ? LogitsInStepOrder(outputs, logitOwner) : HiddenInStepOrder(outputs, rows, layout.TokenIds.Length);
+            }
+            finally
+            {
+                foreach (var output in outputs) output.Dispose();
+            }
+        }
+        for (int i = 0; i < inputs.Count; i++) caches[i].Append(assigned[i]);
+        return current;
+    }
+
+    static Tensor HiddenInStepOrder(Tensor[] outputs, long[][] rows, int numTokens)
+    {
+        var first = outputs.First(o => o.size(0) > 0);
+        var hidden = first.new_empty(numTokens, first.size(1));
+        for (int q = 0; q < outputs.Length; q++)
+        {
+            if (rows[q].Length == 0) continue;
+            using var rowIds = tensor(rows[q], int64, hidden.device);
+            hidden.index_copy_(0, rowIds, outputs[q]);
+        }
+        return hidden;
+    }
+
+    static Tensor LogitsInStepOrder(Tensor[] outputs, IReadOnlyList<(int Shard, int Local)> owners)
+    {
+        var localIndex = new int[outputs.Length];
+        var picked = new List<Tensor>(owners.Count);
+        // A shard's logit rows come out in the order their owners list them, so each shard's next row is the next one of it.
+        foreach (var (shard, _) in owners) picked.Add(outputs[shard].narrow(0, localIndex[shard]++, 1));
+        var logits = cat(picked, 0);
+        foreach (var row in picked) row.Dispose();
+        return logits;
+    }
+
+    static Tensor[] RunSequenceShards(IReadOnlyList<InProcessSequenceParallelGroup> groups, Func<int, Tensor> forward)
+    {
+        var tasks = Enumerable.Range(0, groups.Count).Select(q => Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                return forward(q);
+            }
+            catch
+            {
+                groups[q].Abort();
+                throw;
+            }
+        }, TaskCreationOptions.LongRunning)).ToArray();
+        try
+        {
+            Task.WaitAll(tasks);
+        }
+        catch (AggregateException e)
+        {
+            foreach (var done in tasks.Where(t => t.IsCompletedSuccessfully)) done.Result.Dispose();
+            throw e.InnerExceptions.Count == 1 ? e.InnerExceptions[0] : e;
+        }
+        return tasks.Select(t => t.Result).ToArray();
     }
 
     // Each part embeds the ids in its range (zero rows elsewhere); exactly one part's row is non-zero for

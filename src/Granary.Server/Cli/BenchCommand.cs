@@ -26,6 +26,7 @@ internal static class BenchCommand
         command.Subcommands.Add(BenchPipelineCommand.Create(stdout, stderr));
         command.Subcommands.Add(SpecBenchCommand.Create(stdout, stderr));
         command.Subcommands.Add(BenchVocabCommand.Create(stdout, stderr));
+        command.Subcommands.Add(BenchSequenceCommand.Create(stdout, stderr));
         return command;
     }
 

@@ -7,10 +7,11 @@ using Granary.Model.Sharding;
 namespace Granary.Engine.Tests.Generation;
 
 /// <summary>
-/// The engine over a vocabulary-parallel plan samples without gathering the logits, and still gives the
-/// single-device tokens: greedy, and seeded temperature / top-k / top-p sampling alike.
+/// The engine over in-process plans gives the single-device tokens: a vocabulary-parallel plan samples without
+/// gathering the logits, a sequence-parallel one spreads each sequence's KV over its shards; greedy and seeded
+/// temperature / top-k / top-p sampling alike.
 /// </summary>
-public sealed class VocabParallelGenerationTests(SmallModelFixture fixture) : IClassFixture<SmallModelFixture>
+public sealed class PlanGenerationTests(SmallModelFixture fixture) : IClassFixture<SmallModelFixture>
 {
     static readonly string[] Prompts = ["def fibonacci(n):", "The quick brown fox", "import os\nimport sys\n"];
 
@@ -22,6 +23,9 @@ public sealed class VocabParallelGenerationTests(SmallModelFixture fixture) : IC
         { "vp=4", "top-p" },
         { "pp=2,tp=2,vp=2", "top-k-top-p" },
         { "vp=3", "penalty" },
+        { "sp=2", "greedy" },
+        { "sp=4", "top-p" },
+        { "pp=2,sp=2", "top-k-top-p" },
     };
 
     static SamplingParams Sampling(string mode, int i) => (mode switch
@@ -36,7 +40,7 @@ public sealed class VocabParallelGenerationTests(SmallModelFixture fixture) : IC
 
     [Theory]
     [MemberData(nameof(PlansAndModes))]
-    public void A_vocabulary_parallel_plan_generates_the_single_device_tokens(string planText, string mode)
+    public void A_plan_generates_the_single_device_tokens(string planText, string mode)
     {
         var tokenizer = fixture.Loaded.Tokenizer;
         var requests = Prompts.Select((p, i) => new GenerationRequest(tokenizer.Encode(p, addBos: true), Sampling(mode, i))).ToList();
