@@ -219,39 +219,7 @@ public sealed class ShardedCausalLm : IVocabParallelLm
             ?? throw new ArgumentException("every input of a sequence-parallel step needs a cache this plan made")).ToList();
         var layout = StepLayout.Of(inputs);
         int shards = Plan.SequenceShards;
-        var assigned = inputs.Select((input, i) => caches[i].Assign(input.TokenIds.Count)).ToList(); // [input][shard] positions
-        // Each shard's rows of the step (indices into the step's tokens) and their positions, input by input.
-        var rows = new long[shards][];
-        var positions = new long[shards][];
-        for (int q = 0; q < shards; q++)
-        {
-            var shardRows = new List<long>();
-            var shardPositions = new List<long>();
-            long offset = 0;
-            for (int i = 0; i < inputs.Count; i++)
-            {
-                long start = inputs[i].StartPosition;
-                foreach (long position in assigned[i][q])
-                {
-                    shardRows.Add(offset + position - start);
-                    shardPositions.Add(position);
-                }
-                offset += inputs[i].TokenIds.Count;
-            }
-            rows[q] = [.. shardRows];
-            positions[q] = [.. shardPositions];
-        }
-        // The last stage's logit rows: which shard computes each, and where it sits among that shard's rows.
-        var logitOwner = layout.LogitRows.Select(row =>
-        {
-            for (int q = 0; q < shards; q++)
-            {
-                int local = Array.IndexOf(rows[q], row);
-                if (local >= 0) return (Shard: q, Local: local);
-            }
-            throw new InvalidOperationException($"no sequence shard holds logit row {row}");
-        }).ToList();
-
+        var split = SequenceParallelLayout.Of(inputs, inputs.Select((input, i) => caches[i].Positions.Assign(input.TokenIds.Count)).ToList(), layout);
         var device = _stages[0][0].Device;
         var current = tensor(layout.TokenIds, int64, device);
         if (Plan.IsVocabParallel)
@@ -268,52 +236,26 @@ public sealed class ShardedCausalLm : IVocabParallelLm
             long started = Stopwatch.GetTimestamp();
             var outputs = RunSequenceShards(groups, q =>
             {
-                using var rowIds = tensor(rows[q], int64, device);
+                using var rowIds = tensor(split.Rows(q), int64, device);
                 using var shardInput = input.index_select(0, rowIds);
-                var localLogitRows = last ? logitOwner.Where(o => o.Shard == q).Select(o => (long)o.Local).ToArray() : [];
-                var segments = inputs.Select((item, i) => new BatchSegment(caches[i].Shard(stage, q), assigned[i][q].Length)).ToList();
-                var step = new SequenceParallelStep(groups[q], inputs.Select((_, i) => new SequenceParallelSegment(
-                    assigned[i], [.. caches[i].Positions(q), .. assigned[i][q]])).ToList());
-                return _stages[stage][q].ForwardShard(shardInput, new StepLayout([], positions[q], localLogitRows), segments, sequenceParallel: step);
+                var segments = inputs.Select((_, i) => new BatchSegment(caches[i].Shard(stage, q), split.Assigned[i][q].Length)).ToList();
+                var step = split.StepFor(q, groups[q], caches.Select(c => c.Positions.Of(q)).ToList());
+                return _stages[stage][q].ForwardShard(shardInput, new StepLayout([], split.Positions(q), last ? split.LogitRows(q) : []), segments, sequenceParallel: step);
             });
             input.Dispose();
             if (Timings is { } timings)
                 foreach (var shard in _stages[s]) timings.Add(IndexOf(shard), Stopwatch.GetTimestamp() - started);
             try
             {
-                current = last ? LogitsInStepOrder(outputs, logitOwner) : HiddenInStepOrder(outputs, rows, layout.TokenIds.Length);
+                current = last ? split.LogitsInStepOrder(outputs) : split.HiddenInStepOrder(outputs);
             }
             finally
             {
                 foreach (var output in outputs) output.Dispose();
             }
         }
-        for (int i = 0; i < inputs.Count; i++) caches[i].Append(assigned[i]);
+        for (int i = 0; i < inputs.Count; i++) caches[i].Positions.Append(split.Assigned[i]);
         return current;
-    }
-
-    static Tensor HiddenInStepOrder(Tensor[] outputs, long[][] rows, int numTokens)
-    {
-        var first = outputs.First(o => o.size(0) > 0);
-        var hidden = first.new_empty(numTokens, first.size(1));
-        for (int q = 0; q < outputs.Length; q++)
-        {
-            if (rows[q].Length == 0) continue;
-            using var rowIds = tensor(rows[q], int64, hidden.device);
-            hidden.index_copy_(0, rowIds, outputs[q]);
-        }
-        return hidden;
-    }
-
-    static Tensor LogitsInStepOrder(Tensor[] outputs, IReadOnlyList<(int Shard, int Local)> owners)
-    {
-        var localIndex = new int[outputs.Length];
-        var picked = new List<Tensor>(owners.Count);
-        // A shard's logit rows come out in the order their owners list them, so each shard's next row is the next one of it.
-        foreach (var (shard, _) in owners) picked.Add(outputs[shard].narrow(0, localIndex[shard]++, 1));
-        var logits = cat(picked, 0);
-        foreach (var row in picked) row.Dispose();
-        return logits;
     }
 
     static Tensor[] RunSequenceShards(IReadOnlyList<InProcessSequenceParallelGroup> groups, Func<int, Tensor> forward)
