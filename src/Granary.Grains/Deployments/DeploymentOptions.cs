@@ -24,6 +24,12 @@ public sealed record DeploymentOptions
     /// <summary>How the model is cut into shard grains over the cluster's device slots; one shard in the router by default.</summary>
     public ParallelPlan Plan { get; init; } = ParallelPlan.Single;
 
+    /// <summary>
+    /// Positions of one sequence one shard may hold (its KV budget); null: no limit but the context. A sequence
+    /// then holds at most this many times the plan's sequence shards (sp), and a longer prompt is refused.
+    /// </summary>
+    public int? KvTokensPerShard { get; init; }
+
     /// <summary>A draft model folder (the target's tokenizer) loaded beside the target: decoding is then speculative.</summary>
     public string? DraftDirectory { get; init; }
 

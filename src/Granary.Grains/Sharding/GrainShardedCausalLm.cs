@@ -19,8 +19,13 @@ namespace Granary.Grains.Sharding;
 /// engine samples without gathering them (<see cref="StepParts"/>). Blocking by design: the engine calls
 /// it from its serving thread, never from a grain turn.
 /// </summary>
+/// <remarks>
+/// Under sequence parallelism each stage's grains are its sequence shards (in order): every step the router
+/// assigns each sequence's new positions to them (<see cref="SequencePositions"/>), sends each shard only its
+/// rows, and puts their outputs back in step order; their attention meets through their own exchanges.
+/// </remarks>
 public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IReadOnlyList<IShardGrain>> stages, long numWeightBytes, long numKvBytesPerPosition,
-    IReadOnlyList<(IVocabPartGrain Shard, VocabRange Range)>? vocabParts = null)
+    IReadOnlyList<(IVocabPartGrain Shard, VocabRange Range)>? vocabParts = null, int sequenceShards = 1, int? kvTokensPerShard = null)
     : IVocabParallelLm
 {
     readonly IReadOnlyList<(IVocabPartGrain Shard, VocabRange Range)> _vocabParts = vocabParts ?? [];
@@ -42,8 +47,14 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
     /// <summary>What the steps so far cost on the wire (for `granary bench pp`).</summary>
     public ShardTraffic Traffic { get; } = new();
 
-    public IKvCache NewCache(int capacity) =>
-        new RemoteKvCache(Interlocked.Increment(ref _nextSequenceId), capacity, _released.Enqueue);
+    public IKvCache NewCache(int capacity)
+    {
+        long id = Interlocked.Increment(ref _nextSequenceId);
+        if (sequenceShards == 1) return new RemoteKvCache(id, capacity, _released.Enqueue);
+        int perShard = (capacity + sequenceShards - 1) / sequenceShards;
+        if (kvTokensPerShard is { } budget) perShard = Math.Min(perShard, budget);
+        return new RemoteKvCache(id, capacity, _released.Enqueue, new SequencePositions(sequenceShards, perShard));
+    }
 
     public bool SplitsVocabulary => _vocabParts.Count > 1;
 
@@ -91,6 +102,7 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
             ?? throw new ArgumentException("every input of a sharded step needs a cache this model made")).ToList();
         var released = new List<long>();
         while (_released.TryDequeue(out long id)) released.Add(id);
+        if (sequenceShards > 1) return [RunSequenceParallelStages(inputs, caches, released.ToArray())];
 
         long started = Stopwatch.GetTimestamp();
         var microBatches = Split(inputs.Count, MicroBatches.Choose(inputs.Count));
@@ -122,6 +134,46 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         Traffic.CountStep(numTokens);
         MicroBatches.Record(microBatches.Count, inputs.Count, numTokens, Stopwatch.GetElapsedTime(started).TotalSeconds);
         return outputs;
+    }
+
+    TensorPayload RunSequenceParallelStages(IReadOnlyList<StepInput> inputs, IReadOnlyList<RemoteKvCache> caches, long[] released)
+    {
+        long started = Stopwatch.GetTimestamp();
+        var layout = StepLayout.Of(inputs);
+        var split = SequenceParallelLayout.Of(inputs, inputs.Select((input, i) => caches[i].Positions!.Assign(input.TokenIds.Count)).ToList(), layout);
+        var wire = SequenceParallelWire.From(split.Assigned);
+        long stepId = Interlocked.Increment(ref _nextStepId);
+        using var scope = NewDisposeScope();
+        var current = tensor(layout.TokenIds, int64);
+        if (SplitsVocabulary)
+        {
+            using var idsPayload = current;
+            current = Wait(EmbedAsync(TensorPayload.From(idsPayload))).ToTensor(CPU);
+        }
+        for (int stage = 0; stage < stages.Count; stage++)
+        {
+            bool last = stage == stages.Count - 1;
+            var input = current;
+            var calls = stages[stage].Select((shard, q) =>
+            {
+                var rows = input.index_select(0, tensor(split.Rows(q), int64));
+                var segments = inputs.Select((_, i) => new ShardSegment(caches[i].SequenceId, split.Assigned[i][q].Length,
+                    caches[i].Positions!.Of(q).Count, caches[i].Positions!.CapacityPerShard)).ToArray();
+                var request = new ShardStepRequest(stepId, TensorPayload.From(rows), split.Positions(q), last ? split.LogitRows(q) : [], segments, released, wire);
+                return shard.Forward(request);
+            }).ToList();
+            long callStarted = Stopwatch.GetTimestamp();
+            var results = Wait(Task.WhenAll(calls));
+            var outputs = results.Select((r, q) => r.Output?.ToTensor(CPU) ?? throw new InvalidOperationException($"sequence shard {q} of stage {stage} returned no output")).ToList();
+            Traffic.CountCall(Stopwatch.GetElapsedTime(callStarted).TotalMilliseconds, results.Max(r => r.ForwardMs),
+                last ? 0 : outputs.Sum(o => o.NumberOfElements * o.ElementSize));
+            current = last ? split.LogitsInStepOrder(outputs) : split.HiddenInStepOrder(outputs);
+        }
+        for (int i = 0; i < caches.Count; i++) caches[i].Positions!.Append(split.Assigned[i]);
+        int numTokens = inputs.Sum(i => i.TokenIds.Count);
+        Traffic.CountStep(numTokens);
+        MicroBatches.Record(1, inputs.Count, numTokens, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return TensorPayload.From(current);
     }
 
     // Every vocabulary part embeds the ids in its range; exactly one part's row is non-zero for each id, so the

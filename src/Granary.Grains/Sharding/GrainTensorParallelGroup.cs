@@ -5,13 +5,13 @@ using static TorchSharp.torch;
 namespace Granary.Grains.Sharding;
 
 /// <summary>
-/// Tensor-parallel ranks on different silos: each collective sends this rank's tensor to every peer shard
-/// grain as a <see cref="TensorPayload"/> and waits for theirs, then combines all of them in rank order (so
-/// every rank computes bitwise the same sum or concatenation). Tensors are matched by (step, call index):
-/// the layers of a stage call the collectives in the same order on every rank.
-/// <see cref="AllReduceSum"/> blocks; it runs on the shard's forward thread, never on a grain turn.
+/// Ranks of a stage on shard grains (tensor-parallel ranks on different silos, or a stage's sequence-parallel
+/// shards): each exchange sends this rank's tensor to every peer shard grain as a <see cref="TensorPayload"/>
+/// and waits for theirs, then combines all of them in rank order (so every rank computes bitwise the same sum
+/// or concatenation). Tensors are matched by (step, call index): the layers of a stage call the collectives
+/// in the same order on every rank. Exchanges block; they run on the shard's forward thread, never on a grain turn.
 /// </summary>
-public sealed class GrainTensorParallelGroup(int rank, IReadOnlyList<IShardGrain> peers, Device device, TimeSpan timeout) : ITensorParallelGroup
+public sealed class GrainTensorParallelGroup(int rank, IReadOnlyList<IShardGrain> peers, Device device, TimeSpan timeout) : ITensorParallelGroup, ISequenceParallelGroup
 {
     readonly ConcurrentDictionary<(long Step, int Call), Mailbox> _mailboxes = new();
     long _stepId;
@@ -31,12 +31,12 @@ public sealed class GrainTensorParallelGroup(int rank, IReadOnlyList<IShardGrain
         _callIndex = 0;
     }
 
-    public Tensor AllReduceSum(Tensor partial) => Exchange(partial, RankOrder.Sum);
+    public Tensor AllReduceSum(Tensor partial) => Exchange(partial, parts => RankOrder.Sum(parts));
 
-    public Tensor AllGather(Tensor part) => Exchange(part, RankOrder.Gather);
+    public Tensor AllGather(Tensor part) => Exchange(part, parts => RankOrder.Gather(parts));
 
-    // Sends this rank's tensor to every peer, waits for theirs, and combines all of them in rank order.
-    Tensor Exchange(Tensor mine, Func<Tensor[], Tensor> combine)
+    /// <summary>Sends this rank's tensor to every peer, waits for theirs, and combines all of them in rank order.</summary>
+    public TResult Exchange<TResult>(Tensor mine, Func<IReadOnlyList<Tensor>, TResult> combine)
     {
         var key = (_stepId, _callIndex++);
         var payload = TensorPayload.From(mine);
@@ -46,7 +46,7 @@ public sealed class GrainTensorParallelGroup(int rank, IReadOnlyList<IShardGrain
         try
         {
             if (!mailbox.AllArrived.Wait(timeout))
-                throw new TimeoutException($"tensor-parallel rank {rank}: peers did not send their partial sums within {timeout.TotalSeconds:F0} s (a shard's silo may have left)");
+                throw new TimeoutException($"rank {rank}: peers did not send their tensors within {timeout.TotalSeconds:F0} s (a shard's silo may have left)");
             Task.WaitAll(sends);
             return combine(Enumerable.Range(0, peers.Count).Select(r => r == rank ? mine : mailbox.Partials[r]!).ToArray());
         }

@@ -4,6 +4,7 @@ namespace Granary.Grains.Sharding;
 /// What one shard grain holds and who its tensor-parallel peers are, decided by the router's placement.
 /// <see cref="PeerKeys"/> are the grain keys of every rank of the stage, by rank (this one included);
 /// <see cref="PeersShareSilo"/> says they all live in this silo, so all-reduces use the in-process path.
+/// Under sequence parallelism <see cref="SequencePeerKeys"/> name the stage's shards that split the sequences.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ShardAssignment(
@@ -20,9 +21,14 @@ public sealed record ShardAssignment(
     [property: Id(10)] string[] PeerKeys,
     [property: Id(11)] bool PeersShareSilo,
     [property: Id(12)] int VocabPart = -1,
-    [property: Id(13)] int NumVocabParts = 1)
+    [property: Id(13)] int NumVocabParts = 1,
+    [property: Id(14)] int SpRank = 0,
+    [property: Id(15)] string[]? SequencePeerKeys = null)
 {
     public int NumRanks => PeerKeys.Length;
+
+    /// <summary>The stage's sequence-parallel shards (1: none); <see cref="SequencePeerKeys"/> are their keys, by sequence rank.</summary>
+    public int NumSequenceShards => SequencePeerKeys?.Length ?? 1;
 
     /// <summary>A shard with no layers, only a vocabulary part (<see cref="Stage"/> -1).</summary>
     public bool IsVocabOnly => Stage < 0;

@@ -29,7 +29,8 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     readonly Dictionary<long, SequenceKvCache> _caches = [];
     ShardAssignment? _assignment;
     CausalLm? _shard;
-    GrainTensorParallelGroup? _remoteGroup;
+    GrainTensorParallelGroup? _remoteGroup;   // tensor-parallel peers on other silos, or the stage's sequence-parallel shards
+    readonly Dictionary<long, List<long>> _heldPositions = []; // sequence parallel: the positions this shard holds, per sequence
     Task? _loading;
     bool _unloaded;
     (long StepId, LocalVocabPartLogits Logits)? _partLogits; // the latest step's logits of this shard's vocabulary part
@@ -41,20 +42,26 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         _assignment ??= assignment;
         // Peer references are made here, on the grain's turn: activation services are off limits on the loading thread.
         var peers = assignment.PeerKeys.Select(k => GrainFactory.GetGrain<IShardGrain>(k)).ToArray();
-        return _loading ??= Task.Run(() => LoadShard(assignment, peers));
+        var sequencePeers = (assignment.SequencePeerKeys ?? []).Select(k => GrainFactory.GetGrain<IShardGrain>(k)).ToArray();
+        return _loading ??= Task.Run(() => LoadShard(assignment, peers, sequencePeers));
     }
 
     static bool SameShard(ShardAssignment a, ShardAssignment b) =>
-        (a.Deployment, a.Generation, a.Stage, a.Rank, a.VocabPart) == (b.Deployment, b.Generation, b.Stage, b.Rank, b.VocabPart);
+        (a.Deployment, a.Generation, a.Stage, a.Rank, a.VocabPart, a.SpRank) == (b.Deployment, b.Generation, b.Stage, b.Rank, b.VocabPart, b.SpRank);
 
-    void LoadShard(ShardAssignment a, IShardGrain[] peers)
+    void LoadShard(ShardAssignment a, IShardGrain[] peers, IShardGrain[] sequencePeers)
     {
         var vocab = a.VocabPart < 0 ? null
             : VocabRange.Split(Model.Configuration.ModelConfigJson.Load(a.ModelDirectory).VocabSize, a.NumVocabParts)[a.VocabPart];
-        var spec = new ShardSpec(a.Stage, a.NumStages, a.LayerStart, a.LayerEnd, a.Rank, a.NumRanks, vocab, a.NumVocabParts);
+        var spec = new ShardSpec(a.Stage, a.NumStages, a.LayerStart, a.LayerEnd, a.Rank, a.NumRanks, vocab, a.NumVocabParts, a.SpRank, a.NumSequenceShards);
         var options = new ModelLoadOptions(a.DType is { } dtype ? RunDType.Parse(dtype, "dtype") : null, a.Device);
         ITensorParallelGroup group;
-        if (a.NumRanks == 1)
+        if (a.NumSequenceShards > 1)
+        {
+            group = SingleRankGroup.Instance;
+            _remoteGroup = new GrainTensorParallelGroup(a.SpRank, sequencePeers, ModelLoader.ParseDevice(a.Device), PeerTimeout);
+        }
+        else if (a.NumRanks == 1)
             group = SingleRankGroup.Instance;
         else if (a.PeersShareSilo)
             group = localGroups.Rank(a.Deployment, a.Generation, a.Stage, a.Rank, a.NumRanks);
@@ -63,6 +70,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         var started = DateTime.UtcNow;
         string key = this.GetPrimaryKeyString();
         _shard = ModelLoader.LoadShard(a.ModelDirectory, options, spec, group);
+        if (a.NumSequenceShards > 1) _shard.BatchesDecodeRows = false; // sequence-parallel attention has its own exchange
         TorchRuntime.FitThreadsToModel(_shard);
         logger.LogInformation("Shard {Key}: loaded {Spec} ({Megabytes:F1} MB) in {Seconds:F1} s", key, spec,
             _shard.NumWeightBytes / 1e6, (DateTime.UtcNow - started).TotalSeconds);
@@ -76,11 +84,11 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         // A lone rank never waits on a peer: its forward is plain compute and runs on this turn, sparing two
         // thread hand-offs per step. Tensor-parallel ranks block in all-reduces, so they run on their worker
         // while the grain stays free to take their peers' partial sums.
-        if (_assignment!.NumRanks == 1) return RunForward(request, key);
+        if (_assignment!.NumRanks == 1 && _assignment.NumSequenceShards == 1) return RunForward(request, key);
         await _forwardGate.WaitAsync();
         try
         {
-            _worker ??= new ShardWorker($"granary-shard-{_assignment.Stage}-{_assignment.Rank}");
+            _worker ??= new ShardWorker($"granary-shard-{_assignment.Stage}-{_assignment.Rank}-{_assignment.SpRank}");
             return await _worker.Run(() => RunForward(request, key));
         }
         finally
@@ -94,16 +102,39 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var shard = _shard!;
         foreach (long released in request.ReleasedSequences)
+        {
             if (_caches.Remove(released, out var cache)) cache.Dispose();
+            _heldPositions.Remove(released);
+        }
         var segments = request.Segments.Select(s => new BatchSegment(CacheFor(shard, s, key), s.NumTokens)).ToList();
+        var sequenceParallel = request.SequenceParallel is { } wire ? SequenceParallelStepOf(request.Segments, wire) : null;
         _remoteGroup?.BeginStep(request.StepId);
         using var scope = NewDisposeScope();
         var input = request.Input.ToTensor(shard.Device);
-        var output = shard.ForwardShard(input, new StepLayout([], request.Positions, request.LogitRows), segments);
+        var output = shard.ForwardShard(input, new StepLayout([], request.Positions, request.LogitRows), segments, sequenceParallel: sequenceParallel);
+        if (sequenceParallel is not null)
+            for (int i = 0; i < request.Segments.Length; i++)
+                _heldPositions[request.Segments[i].SequenceId].AddRange(sequenceParallel.Segments[i].QueryPositionsByRank[_assignment!.SpRank]);
         var a = _assignment!;
         var payload = a.Rank == 0 ? TensorPayload.From(output) : null;
         Granary.Engine.Serving.StepMetrics.RecordShardStep(started, a.Deployment, a.Stage, a.Rank);
         return new ShardStepResult(payload, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    // This shard's view of a sequence-parallel step: every shard's new positions, and the keys it holds (those
+    // it kept, rolled back like its caches, then its new ones).
+    SequenceParallelStep SequenceParallelStepOf(ShardSegment[] segments, SequenceParallelWire wire)
+    {
+        var assigned = wire.ToAssigned();
+        int self = _assignment!.SpRank;
+        var spSegments = new List<SequenceParallelSegment>(segments.Length);
+        for (int i = 0; i < segments.Length; i++)
+        {
+            if (!_heldPositions.TryGetValue(segments[i].SequenceId, out var held)) _heldPositions[segments[i].SequenceId] = held = [];
+            if (held.Count > segments[i].StartPosition) held.RemoveRange(segments[i].StartPosition, held.Count - segments[i].StartPosition);
+            spSegments.Add(new SequenceParallelSegment(assigned[i], [.. held, .. assigned[i][self]]));
+        }
+        return new SequenceParallelStep(_remoteGroup!, spSegments);
     }
 
     // The sequence's cache on this shard, made on first sight and rolled back to where the router says it ends.
@@ -183,6 +214,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     {
         foreach (var cache in _caches.Values) cache.Dispose();
         _caches.Clear();
+        _heldPositions.Clear();
         _partLogits?.Logits.Dispose();
         _worker?.Dispose();
         _shard?.Dispose();

@@ -31,11 +31,12 @@ public static class ShardPlacementPlanner
         var placement = new int[plan.PipelineStages][];
         int last = plan.PipelineStages - 1;
         var order = Enumerable.Range(0, plan.PipelineStages).ToList();
-        bool lastNearRouter = routerSilo is { } r && r >= 0 && r < free.Length && free[r] >= plan.TensorParallelRanks;
+        int perStage = plan.TensorParallelRanks * plan.SequenceShards; // a stage's shards: its tensor ranks of each sequence shard
+        bool lastNearRouter = routerSilo is { } r && r >= 0 && r < free.Length && free[r] >= perStage;
         if (lastNearRouter) order = [last, .. order.Take(last)];
         foreach (int stage in order)
         {
-            int ranks = plan.TensorParallelRanks;
+            int ranks = perStage;
             int whole = stage == last && lastNearRouter ? routerSilo!.Value : Best(free, stagesOn, s => free[s] >= ranks);
             placement[stage] = new int[ranks];
             for (int rank = 0; rank < ranks; rank++)

@@ -22,8 +22,6 @@ public static class ShardedDeployment
     {
         var config = ModelConfigJson.Load(deployment.ModelDirectory);
         var plan = deployment.Plan;
-        if (plan.IsSequenceParallel)
-            throw new GranaryUserError($"plan {plan}: sequence parallelism runs in one process only for now (granary generate --plan, granary bench sp); shard grains do not take sp yet");
         var specs = ShardSpec.ForPlan(config, plan);
         var (silos, placement) = await PlaceAsync(plan, grains, waiting, routerSilo);
 
@@ -34,17 +32,24 @@ public static class ShardedDeployment
         var keysByStage = new List<string[]>();
         for (int stage = 0; stage < plan.PipelineStages; stage++)
         {
-            var keys = Enumerable.Range(0, plan.TensorParallelRanks)
-                .Select(rank => ShardKey.ForShard(deployment.Name, generation, stage, rank, silos[placement[stage][rank]])).ToArray();
+            // A stage's shards in spec order: sequence shard q, tensor rank r at index q * T + r.
+            int ranksPerStage = plan.TensorParallelRanks;
+            var keys = Enumerable.Range(0, ranksPerStage * plan.SequenceShards)
+                .Select(index => ShardKey.ForShard(deployment.Name, generation, stage, index, silos[placement[stage][index]])).ToArray();
             keysByStage.Add(keys);
-            bool shareSilo = placement[stage].Distinct().Count() == 1;
             var ranks = new List<IShardGrain>();
             foreach (var spec in specs.Where(s => s.Stage == stage))
             {
-                var shard = grains.GetGrain<IShardGrain>(keys[spec.TpRank]);
+                int index = spec.SpRank * ranksPerStage + spec.TpRank;
+                var tensorPeers = keys.Skip(spec.SpRank * ranksPerStage).Take(ranksPerStage).ToArray();
+                bool shareSilo = tensorPeers.Select(ShardKey.SiloOf).Distinct().Count() == 1;
+                string[]? sequencePeers = plan.IsSequenceParallel
+                    ? Enumerable.Range(0, plan.SequenceShards).Select(q => keys[q * ranksPerStage + spec.TpRank]).ToArray()
+                    : null;
+                var shard = grains.GetGrain<IShardGrain>(keys[index]);
                 ranks.Add(shard);
-                loads.Add(shard.Load(Assignment(deployment, generation, spec, keys, shareSilo)));
-                if (spec.Vocab is { } range) vocabParts.Add((grains.GetGrain<IVocabPartGrain>(keys[spec.TpRank]), range));
+                loads.Add(shard.Load(Assignment(deployment, generation, spec, tensorPeers, shareSilo) with { SequencePeerKeys = sequencePeers }));
+                if (spec.Vocab is { } range) vocabParts.Add((grains.GetGrain<IVocabPartGrain>(keys[index]), range));
             }
             stages.Add(ranks);
         }
@@ -61,14 +66,14 @@ public static class ShardedDeployment
         await Task.WhenAll(loads);
         var reports = await Task.WhenAll(stages.SelectMany(ranks => ranks).Concat(others).Select(s => s.Describe()));
         var model = new GrainShardedCausalLm(config, stages, reports.Sum(r => r.ParameterBytes), reports.Sum(r => r.KvBytesPerPosition),
-            vocabParts.OrderBy(p => p.Range.Part).ToList());
+            vocabParts.OrderBy(p => p.Range.Part).ToList(), plan.SequenceShards, deployment.KvTokensPerShard);
         return (model, reports);
     }
 
     static ShardAssignment Assignment(DeploymentOptions deployment, int generation, ShardSpec spec, string[] peerKeys, bool shareSilo) =>
         new(deployment.Name, generation, deployment.ModelDirectory, deployment.Device, deployment.DType,
             spec.Stage, spec.NumStages, spec.LayerStart, spec.LayerEnd, spec.TpRank, peerKeys, shareSilo,
-            spec.Vocab?.Part ?? -1, spec.NumVocabParts);
+            spec.Vocab?.Part ?? -1, spec.NumVocabParts, spec.SpRank);
 
     // The active silos (in a stable order) and the shards' silo indices, once the cluster has slots for them all.
     static async Task<(List<SiloAddress> Silos, int[][] Placement)> PlaceAsync(ParallelPlan plan, IGrainFactory grains, Action<string>? waiting, SiloAddress? routerSilo)

@@ -41,12 +41,6 @@ internal sealed class RunnableModel : IAsyncDisposable
         var config = ModelConfigJson.Load(modelDir);
         var tokenizer = ModelLoader.LoadTokenizerFor(modelDir, config);
         Granary.Model.Sharding.ShardSpec.ForPlan(config, plan); // a plan the model cannot take fails before any silo starts
-        if (plan.IsSequenceParallel)
-        {
-            // Shard grains do not take sequence parallelism yet: the plan runs in this process instead.
-            var local = Granary.Model.Sharding.ShardedCausalLm.Load(modelDir, options, plan);
-            return new RunnableModel(local, tokenizer, local, null);
-        }
         var cluster = await LoopbackCluster.StartAsync(plan.NumShards, CancellationToken.None);
         try
         {

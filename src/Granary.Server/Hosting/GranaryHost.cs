@@ -91,8 +91,6 @@ public static class GranaryHost
         try
         {
             Granary.Model.Sharding.ShardSpec.ForPlan(Granary.Model.Configuration.ModelConfigJson.Load(deployment.ModelDirectory), deployment.Plan);
-            if (deployment.Plan.IsSequenceParallel)
-                throw new GranaryUserError($"{deployment.Plan}: sequence parallelism runs in one process only for now (granary generate --plan); serve does not take sp yet");
         }
         catch (GranaryUserError e)
         {

@@ -16,7 +16,7 @@ namespace Granary.Grains.Tests.Sharding;
 /// </summary>
 public sealed class ShardedClusterFixture : IAsyncLifetime
 {
-    public static readonly string[] Plans = ["pp=2", "pp=3", "tp=2", "tp=4", "pp=2,tp=2", "vp=2", "vp=4", "pp=2,tp=2,vp=2"];
+    public static readonly string[] Plans = ["pp=2", "pp=3", "tp=2", "tp=4", "pp=2,tp=2", "vp=2", "vp=4", "pp=2,tp=2,vp=2", "sp=2", "sp=4", "pp=2,sp=2"];
 
     public static readonly SynthesisOptions Shape = SynthesizedModelFolder.SmallOptions with { NumLayers = 5, NumHeads = 4, NumKvHeads = 2, MaxPositionEmbeddings = 256 };
 
