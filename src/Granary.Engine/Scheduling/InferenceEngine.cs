@@ -21,6 +21,7 @@ public sealed class InferenceEngine
     readonly ICausalLm _model;
     readonly TextTokenizer _tokenizer;
     readonly Scheduler _scheduler;
+    readonly SchedulerOptions _options;
     readonly DraftModel? _draft;
     readonly IReadOnlySet<int> _eosTokenIds;
     readonly bool _useThreadCpuTime;
@@ -41,6 +42,7 @@ public sealed class InferenceEngine
             double ratio = (double)draft.NumKvBytesPerPosition / model.NumKvBytesPerPosition;
             planner = new SpeculationPlanner(draft.NewCache, ratio, new SpeculationController(speculation.NumSpeculativeTokens, speculation.IsAdaptive));
         }
+        _options = options;
         _scheduler = new Scheduler(options, model.NewCache, planner);
         // NOTE: on a CPU run with one intra-op thread every op runs on this thread, so its CPU time is the
         // step's cost without the time a shared machine gave other processes: a far steadier signal for
@@ -63,7 +65,8 @@ public sealed class InferenceEngine
     public Sequence Submit(GenerationRequest request)
     {
         Validate(request);
-        int maxTotalTokens = Math.Min(_model.Config.MaxPositionEmbeddings, request.PromptTokenIds.Count + request.Sampling.MaxTokens);
+        int maxTotalTokens = Math.Min(Math.Min(_model.Config.MaxPositionEmbeddings, _options.MaxSequenceTokens ?? int.MaxValue),
+            request.PromptTokenIds.Count + request.Sampling.MaxTokens);
         var sequence = new Sequence(_nextId++, request, maxTotalTokens, _tokenizer, _eosTokenIds);
         try
         {
@@ -231,6 +234,9 @@ public sealed class InferenceEngine
         if (numPromptTokens >= context)
             throw new GranaryUserError(
                 $"the prompt is {numPromptTokens} tokens but the model's context is {context} tokens (max_position_embeddings); shorten the prompt");
+        if (_options.MaxSequenceTokens is { } maxSequence && numPromptTokens >= maxSequence)
+            throw new GranaryUserError(
+                $"the prompt is {numPromptTokens} tokens but one sequence may hold at most {maxSequence} KV positions here (Granary:KvTokensPerShard x the plan's sequence shards); shorten the prompt or serve with more sequence shards (sp)");
         int vocab = _model.Config.VocabSize;
         foreach (int id in request.PromptTokenIds)
             if (id < 0 || id >= vocab)

@@ -18,6 +18,12 @@ public sealed record SchedulerOptions
     /// <summary>KV positions all running sequences may hold together (each reserves prompt + max_tokens).</summary>
     public long KvCacheTokenBudget { get; init; } = long.MaxValue;
 
+    /// <summary>
+    /// Most KV positions one sequence may hold: its shards' per-shard budget times the sequence shards it is
+    /// spread over. A longer prompt is refused; null: only the model's context limits it.
+    /// </summary>
+    public int? MaxSequenceTokens { get; init; }
+
     public string? Validate()
     {
         if (MaxNumRunningSequences < 1) return "MaxNumRunningSequences must be >= 1";
@@ -25,6 +31,7 @@ public sealed record SchedulerOptions
             return $"MaxNumBatchedTokens ({MaxNumBatchedTokens}) must be >= MaxNumRunningSequences ({MaxNumRunningSequences}) so every running sequence can decode each step";
         if (MaxNumWaiting < 0) return "MaxNumWaiting must be >= 0";
         if (KvCacheTokenBudget < 1) return "KvCacheTokenBudget must be >= 1";
+        if (MaxSequenceTokens is < 2) return "MaxSequenceTokens must be >= 2 (a prompt token and a generated one)";
         return null;
     }
 }

@@ -74,7 +74,10 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             // The draft runs beside the router's engine (whatever the target's plan), and outlives re-placements.
             if (_draft is null && deployment.DraftDirectory is { } draftDirectory)
                 _draft = await Task.Run(() => DraftLoader.Load(draftDirectory, options, deployment.DraftVocabTokens));
-            _engine = new InferenceEngine(_model, tokenizer, deployment.Scheduler, _draft, deployment.Speculation);
+            var scheduler = deployment.KvTokensPerShard is { } perShard
+                ? deployment.Scheduler with { MaxSequenceTokens = perShard * deployment.Plan.SequenceShards }
+                : deployment.Scheduler;
+            _engine = new InferenceEngine(_model, tokenizer, scheduler, _draft, deployment.Speculation);
             _loop = new ServingLoop(_engine, $"granary-router-{deployment.Name}", new StepMetricLabels(deployment.Name, IsWholeModel: deployment.Plan.IsSingle));
             logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}, in {Seconds:F1} s{Draft}", deployment.Name,
                 deployment.ModelDirectory, deployment.Device, deployment.Plan, (DateTime.UtcNow - started).TotalSeconds,

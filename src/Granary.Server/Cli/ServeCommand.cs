@@ -31,12 +31,13 @@ internal static class ServeCommand
             (new Option<int>("--max-num-seqs") { Description = "Most sequences decoding at once (default 64)" }, nameof(GranaryServerOptions.MaxNumSeqs)),
             (new Option<int>("--max-num-batched-tokens") { Description = "Most tokens per forward step; longer prompts prefill in chunks (default 2048)" }, nameof(GranaryServerOptions.MaxNumBatchedTokens)),
             (new Option<int>("--max-num-waiting") { Description = "Most queued requests; more get 429 (default 1024)" }, nameof(GranaryServerOptions.MaxNumWaiting)),
-            (new Option<string>("--plan") { Description = "Cut the model into shard grains over the cluster: pp=P,tp=T (default none)" }, nameof(GranaryServerOptions.Plan)),
+            (new Option<string>("--plan") { Description = "Cut the model into shard grains over the cluster: pp=P,tp=T,vp=V,sp=S (default none)" }, nameof(GranaryServerOptions.Plan)),
             (new Option<int>("--devices") { Description = "Device slots this silo offers to shards (default 1)" }, nameof(GranaryServerOptions.Devices)),
             (new Option<string>("--draft") { Description = "Draft model folder (the target's tokenizer), or \"default\" for the shipped draft: decode speculatively" }, nameof(GranaryServerOptions.Draft)),
             (new Option<int>("--speculate") { Description = "Most tokens the draft proposes per step, k (default 4; adapted down at run time)" }, nameof(GranaryServerOptions.Speculate)),
             (new Option<int>("--draft-vocab") { Description = "VocabTrim: keep the draft's LM head to the N most frequent tokens (vocab_trim.json beside the draft; default 0 = all)" }, nameof(GranaryServerOptions.DraftVocab)),
             (new Option<long>("--kv-cache-tokens") { Description = "KV positions all running sequences may reserve together (default unlimited)" }, nameof(GranaryServerOptions.KvCacheTokens)),
+            (new Option<int>("--kv-tokens-per-shard") { Description = "KV positions of one sequence one shard may hold; longer prompts need sp (default unlimited)" }, nameof(GranaryServerOptions.KvTokensPerShard)),
         };
         var command = new Command("serve", "Start a silo serving the OpenAI-compatible HTTP API and gRPC");
         foreach (var (option, _) in flags) command.Options.Add(option);

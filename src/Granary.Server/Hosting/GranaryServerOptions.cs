@@ -57,7 +57,13 @@ public sealed class GranaryServerOptions
     /// <summary>KV positions all running sequences may reserve together; none: unlimited.</summary>
     public long? KvCacheTokens { get; set; }
 
-    /// <summary>How the model is cut into shard grains over the cluster: pp=P,tp=T (none: the router holds it whole).</summary>
+    /// <summary>
+    /// KV positions of one sequence one shard may hold (none: unlimited). A prompt longer than this times the
+    /// plan's sequence shards (sp) is refused with a 400.
+    /// </summary>
+    public int? KvTokensPerShard { get; set; }
+
+    /// <summary>How the model is cut into shard grains over the cluster: pp=P,tp=T,vp=V,sp=S (none: the router holds it whole).</summary>
     public string? Plan { get; set; }
 
     /// <summary>Device slots this silo offers to shards (one CPU slot by default; e.g. the GPUs of the pod).</summary>
@@ -91,6 +97,7 @@ public sealed class GranaryServerOptions
         if (MaxNumBatchedTokens < MaxNumSeqs) return $"Granary:MaxNumBatchedTokens ({MaxNumBatchedTokens}) must be >= Granary:MaxNumSeqs ({MaxNumSeqs})";
         if (MaxNumWaiting < 0) return "Granary:MaxNumWaiting must be >= 0";
         if (KvCacheTokens is < 1) return "Granary:KvCacheTokens must be >= 1";
+        if (KvTokensPerShard is < 2) return $"Granary:KvTokensPerShard (--kv-tokens-per-shard) must be >= 2 (got {KvTokensPerShard})";
         if (Devices < 0) return $"Granary:Devices (--devices) must be >= 0 (got {Devices})";
         try
         {
@@ -133,6 +140,7 @@ public sealed class GranaryServerOptions
         DType = DType,
         Scheduler = ToSchedulerOptions(),
         Plan = ParallelPlan.Parse(Plan, "Granary:Plan (--plan)"),
+        KvTokensPerShard = KvTokensPerShard,
     };
 
     string DefaultServedName(string modelDirectory) =>

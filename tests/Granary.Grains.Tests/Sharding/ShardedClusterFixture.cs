@@ -49,6 +49,11 @@ public sealed class ShardedClusterFixture : IAsyncLifetime
     /// <summary>The pp=2 deployment decoding speculatively with a local draft.</summary>
     public const string SpeculativeDeploymentName = "tiny-pp2-spec";
 
+    /// <summary>Positions of one sequence each shard of the budgeted deployments may hold.</summary>
+    public const int KvBudget = 24;
+
+    public static string BudgetedDeploymentName(string plan) => DeploymentName(plan) + "-budget";
+
     public DeploymentOptions Deployment(string plan) => new()
     {
         Name = DeploymentName(plan),
@@ -66,6 +71,9 @@ public sealed class ShardedClusterFixture : IAsyncLifetime
             DraftDirectory = _draft.Path,
             Speculation = new Granary.Engine.Speculation.SpeculationOptions { NumSpeculativeTokens = 3, IsAdaptive = false },
         });
+        // A per-shard KV budget of 24 positions: sp=2 serves 48, no plan only 24.
+        deployments.Add(Deployment("sp=2") with { Name = BudgetedDeploymentName("sp=2"), KvTokensPerShard = KvBudget });
+        deployments.Add(Deployment("none") with { Name = BudgetedDeploymentName("none"), KvTokensPerShard = KvBudget });
         var builder = new InProcessTestClusterBuilder(initialSilosCount: 4);
         builder.ConfigureSilo((_, silo) =>
         {

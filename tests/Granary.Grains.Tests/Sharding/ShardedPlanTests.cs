@@ -104,6 +104,35 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_prompt_longer_than_one_shards_kv_budget_is_served_with_sp_and_refused_without()
+    {
+        // 30 prompt tokens + 8 generated: more than one shard's 24 positions, within two shards' 48.
+        var prompt = Enumerable.Range(0, 30).Select(i => 3 + i * 7 % 200).ToArray();
+        var sampling = new SamplingParams { Temperature = 0, IgnoreEos = true, MaxTokens = 8 };
+        var expected = new BatchGenerator(fixture.Reference.Model, fixture.Reference.Tokenizer).Generate([new GenerationRequest(prompt, sampling)]).Results[0];
+
+        var served = await Collect(ShardedClusterFixture.BudgetedDeploymentName("sp=2"), prompt, sampling);
+        Assert.All(served, c => Assert.Null(c.Error));
+        Assert.Equal(expected.TokenIds, served.SelectMany(c => c.TokenIds).ToArray());
+
+        var refused = await Collect(ShardedClusterFixture.BudgetedDeploymentName("none"), prompt, sampling);
+        var error = Assert.Single(refused).Error;
+        Assert.NotNull(error);
+        Assert.Equal(ServingErrorKind.InvalidRequest, error.Kind);
+        Assert.Contains("at most 24 KV positions", error.Message);
+        Assert.Contains("sequence shards (sp)", error.Message);
+    }
+
+    async Task<List<CompletionChunk>> Collect(string deployment, int[] prompt, SamplingParams sampling)
+    {
+        using var timeout = new CancellationTokenSource(TestTimeout);
+        var chunks = new List<CompletionChunk>();
+        var request = new CompletionRequest { Model = deployment, PromptTokenIds = prompt, Sampling = sampling };
+        await foreach (var chunk in fixture.Client.GetGrain<IRouterGrain>(deployment).Generate(request, timeout.Token)) chunks.Add(chunk);
+        return chunks;
+    }
+
+    [Fact]
     public async Task Vocabulary_parts_spread_over_the_stages_and_extra_parts_get_shards_of_their_own()
     {
         var router = fixture.Client.GetGrain<IRouterGrain>(ShardedClusterFixture.DeploymentName("vp=4"));
