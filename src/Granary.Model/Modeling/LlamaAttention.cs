@@ -13,7 +13,8 @@ namespace Granary.Model.Modeling;
 /// gathered from the shared KV pool (see <see cref="DecodeBatch"/>).
 /// Under tensor parallelism the layer holds its rank's query heads and the KV heads they read
 /// (<see cref="TensorParallelLayout"/>): q/k/v are column slices, o_proj a row slice whose partial products
-/// are all-reduced; the attention code itself only sees fewer heads.
+/// are all-reduced; the attention code itself only sees fewer heads. Under sequence parallelism attention
+/// meets the stage's other sequence shards (<see cref="SequenceParallelAttention"/>).
 /// </summary>
 public sealed class LlamaAttention : nn.Module
 {
@@ -59,7 +60,8 @@ public sealed class LlamaAttention : nn.Module
         k = RotaryEmbedding.Apply(k, context.Cos, context.Sin);
 
         if (context.SequenceParallel is { } sequenceParallel)
-            return _o.forward(AttendSequenceParallel(context.Segments, sequenceParallel, q, k, v)).MoveToOuterDisposeScope();
+            return _o.forward(new SequenceParallelAttention(_layerIndex, _numHeads, _numKvHeads, _headDim, _slidingWindow)
+                .Attend(context.Segments, sequenceParallel, q, k, v)).MoveToOuterDisposeScope();
         if (context.IsUniformCacheless)
             return _o.forward(AttendUniformBatch(context.Segments.Count, q, k, v)).MoveToOuterDisposeScope();
         if (context.DecodeBatch is { } decode && decode.NumRows == numTokens)
@@ -171,99 +173,6 @@ public sealed class LlamaAttention : nn.Module
         var probs = scores.dtype == ScalarType.Float32 ? scores.softmax(-1) : scores.softmax(-1, ScalarType.Float32).to(q.dtype);
         var attended = matmul(probs, values);                                             // [B, Hkv, G*n, Dh]
         return attended.view(numSequences, _numHeads, n, _headDim).transpose(1, 2).reshape(numSequences * n, _numHeads * _headDim);
-    }
-
-    // Sequence parallel: this rank holds some of each sequence's positions. Every rank's queries come to every
-    // rank, each attends them to the keys it holds (a partial: output and log-sum-exp), and the partials come
-    // back and merge by log-sum-exp into exactly the attention over all keys (split-KV, as in flash-decoding).
-    // q: [T_r, H, Dh] (already scaled), k/v: [T_r, Hkv, Dh] of this rank's new tokens -> [T_r, H*Dh].
-    Tensor AttendSequenceParallel(IReadOnlyList<BatchSegment> segments, SequenceParallelStep step, Tensor q, Tensor k, Tensor v)
-    {
-        int rank = step.Group.Rank, group = _numHeads / _numKvHeads;
-        // Each rank's queries, per sequence: [Hkv, G*n_s, Dh] over every rank's new tokens of sequence s.
-        var queries = step.Group.Exchange(q, all => step.Segments.Select((segment, s) =>
-        {
-            var parts = new List<Tensor>();
-            for (int r = 0; r < all.Count; r++)
-            {
-                int offset = step.Segments.Take(s).Sum(other => other.QueryPositionsByRank[r].Length);
-                int n = segment.QueryPositionsByRank[r].Length;
-                if (n > 0) parts.Add(all[r].narrow(0, offset, n));
-            }
-            var rows = cat(parts, 0);                                                    // [n_s, H, Dh]
-            return rows.transpose(0, 1).reshape(_numKvHeads, group * rows.size(0), _headDim);
-        }).ToList());
-
-        // This rank's partial for every sequence's queries, against the keys it holds.
-        var outputs = new List<Tensor>();
-        var logSumExps = new List<Tensor>();
-        long offset = 0;
-        for (int s = 0; s < segments.Count; s++)
-        {
-            var segment = segments[s];
-            var spSegment = step.Segments[s];
-            long n = segment.NumTokens;
-            var newKeys = k.narrow(0, offset, n).transpose(0, 1);  // [Hkv, n, Dh]
-            var newValues = v.narrow(0, offset, n).transpose(0, 1);
-            offset += n;
-            var cache = segment.Cache ?? throw new InvalidOperationException("sequence-parallel attention needs every sequence's cache");
-            if (n > 0) cache.Write(_layerIndex, newKeys, newValues);
-            var numQueries = queries[s].size(1);
-            if (spSegment.KeyPositions.Length == 0)
-            {
-                outputs.Add(zeros(_numKvHeads, numQueries, _headDim, dtype: q.dtype, device: q.device));
-                logSumExps.Add(full(_numKvHeads, numQueries, 1, double.NegativeInfinity, dtype: ScalarType.Float32, device: q.device));
-                continue;
-            }
-            var (keys, values) = cache.Read(_layerIndex, (int)n);                          // [Hkv, L, Dh]
-            var allowed = AllowedKeys(spSegment, group, q.device);                          // [G*n_s, L]
-            var (output, lse) = PartialAttention.Attend(queries[s], keys, values, allowed);
-            outputs.Add(output);
-            logSumExps.Add(lse);
-        }
-        // One exchange carries both halves of a partial: [Hkv, sum G*n_s, Dh + 1] = (output, log-sum-exp) in fp32.
-        var ownPartial = cat([cat(outputs, 1).to(ScalarType.Float32), cat(logSumExps, 1)], 2);
-
-        // Every rank's partials merged in rank order; this rank keeps its own queries' rows.
-        var merged = step.Group.Exchange(ownPartial, all =>
-        {
-            var mine = new List<Tensor>();
-            long start = 0;
-            foreach (var spSegment in step.Segments)
-            {
-                long width = group * (long)spSegment.NumQueries;
-                (Tensor Output, Tensor LogSumExp)? sum = null;
-                foreach (var partial in all)
-                {
-                    var rowsOfSegment = partial.narrow(1, start, width);
-                    var next = (rowsOfSegment.narrow(2, 0, _headDim), rowsOfSegment.narrow(2, _headDim, 1));
-                    sum = sum is { } soFar ? PartialAttention.Merge(soFar, next) : next;
-                }
-                start += width;
-                int n = spSegment.QueryPositionsByRank[rank].Length;
-                if (n == 0) continue;
-                mine.Add(sum!.Value.Output.view(_numKvHeads, group, spSegment.NumQueries, _headDim)
-                    .narrow(2, spSegment.QueryOffset(rank), n)
-                    .permute(2, 0, 1, 3)
-                    .reshape(n, _numHeads * _headDim)
-                    .to(q.dtype)
-                    .clone());
-            }
-            return mine.Count == 0 ? q.new_empty(0, _numHeads * _headDim) : cat(mine, 0);
-        });
-        return merged;
-    }
-
-    // Query rows g*n + i (position qp[i]) may see held key j (position kp[j]) when kp[j] <= qp[i]
-    // (and kp[j] > qp[i] - window under a sliding window): [G*n_s, L].
-    Tensor AllowedKeys(SequenceParallelSegment segment, int group, Device device)
-    {
-        var queryPositions = tensor(segment.QueryPositionsByRank.SelectMany(p => p).ToArray(), int64, device).unsqueeze(1); // [n, 1]
-        var keyPositions = tensor(segment.KeyPositions, int64, device).unsqueeze(0);                                     // [1, L]
-        var allowed = keyPositions.le(queryPositions);
-        if (_slidingWindow is { } window)
-            allowed = allowed.logical_and(keyPositions.gt(queryPositions - window));
-        return allowed.repeat(group, 1);
     }
 
     bool NeedsMask(long numQueries, long numKeys) =>

@@ -15,6 +15,9 @@ public sealed record SequenceParallelSegment(IReadOnlyList<long[]> QueryPosition
 {
     public int NumQueries => QueryPositionsByRank.Sum(p => p.Length);
 
+    /// <summary>The step holds the sequence's first positions (a fresh prompt's first chunk): no shard has keys of it yet.</summary>
+    public bool StartsTheSequence => QueryPositionsByRank.Any(p => p.Length > 0 && p[0] == 0);
+
     /// <summary>Where rank <paramref name="rank"/>'s queries start among the sequence's queries taken in rank order.</summary>
     public int QueryOffset(int rank) => QueryPositionsByRank.Take(rank).Sum(p => p.Length);
 }
