@@ -3,11 +3,12 @@ using static TorchSharp.torch;
 namespace Granary.Model.Sharding;
 
 /// <summary>
-/// Tensor-parallel ranks in one process, each running its forward on its own thread: an all-reduce is a
+/// A stage's ranks in one process (tensor-parallel ranks, or sequence-parallel shards), each running its forward
+/// on its own thread: an all-reduce is a
 /// rendezvous where every rank leaves its partial in a shared slot and reads the others' in place (no copy
 /// of any partial), summing them in rank order; an all-gather concatenates them the same way. Create the ranks of one group with <see cref="Create"/>.
 /// </summary>
-public sealed class InProcessTensorParallelGroup : ITensorParallelGroup
+public sealed class InProcessTensorParallelGroup : ITensorParallelGroup, ISequenceParallelGroup
 {
     readonly Rendezvous _rendezvous;
 
@@ -21,13 +22,18 @@ public sealed class InProcessTensorParallelGroup : ITensorParallelGroup
 
     public int Size => _rendezvous.Size;
 
-    /// <summary>The <paramref name="size"/> ranks of one new group, by rank.</summary>
-    public static IReadOnlyList<ITensorParallelGroup> Create(int size)
+    /// <summary>The <paramref name="size"/> ranks of one new group, by rank (a group of one needs no rendezvous).</summary>
+    public static IReadOnlyList<ITensorParallelGroup> Create(int size) =>
+        size == 1 ? [SingleRankGroup.Instance] : CreateRanks(size);
+
+    /// <summary>The <paramref name="size"/> ranks of one new group, by rank, each meeting the others at one rendezvous.</summary>
+    public static IReadOnlyList<InProcessTensorParallelGroup> CreateRanks(int size)
     {
-        if (size == 1) return [SingleRankGroup.Instance];
         var rendezvous = new Rendezvous(size);
-        return Enumerable.Range(0, size).Select(r => (ITensorParallelGroup)new InProcessTensorParallelGroup(rendezvous, r)).ToArray();
+        return Enumerable.Range(0, size).Select(r => new InProcessTensorParallelGroup(rendezvous, r)).ToArray();
     }
+
+    public TResult Exchange<TResult>(Tensor mine, Func<IReadOnlyList<Tensor>, TResult> combine) => _rendezvous.Exchange(Rank, mine, combine);
 
     public Tensor AllReduceSum(Tensor partial) => _rendezvous.Exchange(Rank, partial, parts => RankOrder.Sum(parts));
 

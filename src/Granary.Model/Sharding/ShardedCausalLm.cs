@@ -232,9 +232,9 @@ public sealed class ShardedCausalLm : IVocabParallelLm
             int stage = s;
             bool last = s == _stages.Length - 1;
             var input = current;
-            var groups = InProcessSequenceParallelGroup.Create(shards);
+            var groups = InProcessTensorParallelGroup.CreateRanks(shards);
             long started = Stopwatch.GetTimestamp();
-            var outputs = RunSequenceShards(groups, q =>
+            var outputs = RunRanks(groups, q =>
             {
                 using var rowIds = tensor(split.Rows(q), int64, device);
                 using var shardInput = input.index_select(0, rowIds);
@@ -258,32 +258,6 @@ public sealed class ShardedCausalLm : IVocabParallelLm
         return current;
     }
 
-    static Tensor[] RunSequenceShards(IReadOnlyList<InProcessSequenceParallelGroup> groups, Func<int, Tensor> forward)
-    {
-        var tasks = Enumerable.Range(0, groups.Count).Select(q => Task.Factory.StartNew(() =>
-        {
-            try
-            {
-                return forward(q);
-            }
-            catch
-            {
-                groups[q].Abort();
-                throw;
-            }
-        }, TaskCreationOptions.LongRunning)).ToArray();
-        try
-        {
-            Task.WaitAll(tasks);
-        }
-        catch (AggregateException e)
-        {
-            foreach (var done in tasks.Where(t => t.IsCompletedSuccessfully)) done.Result.Dispose();
-            throw e.InnerExceptions.Count == 1 ? e.InnerExceptions[0] : e;
-        }
-        return tasks.Select(t => t.Result).ToArray();
-    }
-
     // Each part embeds the ids in its range (zero rows elsewhere); exactly one part's row is non-zero for
     // each id, so the sum is the whole table's embedding, bit for bit.
     Tensor Embed(Tensor ids)
@@ -301,8 +275,8 @@ public sealed class ShardedCausalLm : IVocabParallelLm
         return sum!.MoveToOuterDisposeScope();
     }
 
-    // A rank that fails aborts its group, so that the others leave their all-reduce instead of waiting forever
-    // (the plan cannot step again after that: its ranks' caches disagree).
+    // Each rank on its own thread. A rank that fails aborts its group, so that the others leave their exchange
+    // instead of waiting forever (the plan cannot step again after that: its ranks' caches disagree).
     static Tensor[] RunRanks(IReadOnlyList<ITensorParallelGroup> groups, Func<int, Tensor> forward)
     {
         if (groups.Count == 1) return [forward(0)];
@@ -314,7 +288,7 @@ public sealed class ShardedCausalLm : IVocabParallelLm
             }
             catch
             {
-                ((InProcessTensorParallelGroup)groups[rank]).Abort();
+                (groups[rank] as InProcessTensorParallelGroup)?.Abort();
                 throw;
             }
         }, TaskCreationOptions.LongRunning)).ToArray();
