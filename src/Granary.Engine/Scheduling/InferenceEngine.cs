@@ -96,11 +96,10 @@ public sealed class InferenceEngine
             var inputs = chunks.Select((c, i) => proposals[i] is { } proposal
                 ? new StepInput(c.Sequence.Cache, [.. c.TokenIds, .. proposal.TokenIds], AllLogits: true)
                 : new StepInput(c.Sequence.Cache, c.TokenIds)).ToList();
-            if (_model is IVocabParallelLm { SplitsVocabulary: true } vocabParallel && proposals.All(p => p is null)
-                && chunks.All(c => c.Sequence.Request.TopLogprobs is null))
+            if (_model is IVocabParallelLm { SplitsVocabulary: true } vocabParallel && proposals.All(p => p is null))
             {
                 using var parts = vocabParallel.StepParts(inputs);
-                var sampled = SampleParts(chunks, parts);
+                var sampled = SampleParts(chunks, parts, _tokenizer);
                 ObserveThroughput(chunks, sampled, clock.ElapsedSeconds);
                 return sampled;
             }
@@ -145,12 +144,17 @@ public sealed class InferenceEngine
     }
 
     // Plain decoding over a vocabulary-parallel model: the parts keep their logits; only summaries move.
-    static List<SequenceUpdate> SampleParts(IReadOnlyList<ScheduledChunk> chunks, VocabParallelLogits parts)
+    static List<SequenceUpdate> SampleParts(IReadOnlyList<ScheduledChunk> chunks, VocabParallelLogits parts, TextTokenizer tokenizer)
     {
         var sampling = chunks.Select((chunk, row) => (chunk.Sequence, Row: row, chunk.SamplesNextToken)).Where(c => c.SamplesNextToken).ToList();
         if (sampling.Count == 0) return [];
         int[] tokenIds = PartitionedSampler.Sample(parts.Parts, sampling.Select(s => s.Sequence.Sampler.RequestFor(s.Row)).ToList());
-        return sampling.Select((s, i) => new SequenceUpdate(s.Sequence, [tokenIds[i]], s.Sequence.Append(tokenIds[i]))).ToList();
+        var logprobs = LogprobReport.For(parts, sampling.Select(s => s.Row).ToList(), tokenIds, sampling.Select(s => s.Sequence.Request.TopLogprobs).ToList(), tokenizer);
+        return sampling.Select((s, i) => new SequenceUpdate(s.Sequence, [tokenIds[i]], s.Sequence.Append(tokenIds[i]))
+            {
+                Logprobs = logprobs[i] is { } logprob ? [logprob] : null,
+            })
+            .ToList();
     }
 
     // A step with speculating chunks: plain rows are sampled as above, speculating ones verified; then the

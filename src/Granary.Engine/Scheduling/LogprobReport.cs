@@ -1,4 +1,5 @@
 using Granary.Abstractions.Serving;
+using Granary.Model.Sampling;
 using Granary.Model.Tokenization;
 using static TorchSharp.torch;
 
@@ -6,10 +7,18 @@ namespace Granary.Engine.Scheduling;
 
 /// <summary>
 /// Log-probabilities of sampled tokens, for the requests that asked: from the model's raw next-token
-/// distribution (before temperature, top-k/top-p and penalties), as vLLM reports them by default.
+/// distribution (before temperature, top-k/top-p and penalties), as vLLM reports them by default; from whole
+/// logits, or gather-free from vocabulary parts.
 /// </summary>
 public static class LogprobReport
 {
+    /// <summary>The same from logits left in vocabulary parts (<see cref="PartitionedLogprobs"/>): row <paramref name="rows"/>[i] for request i.</summary>
+    public static TokenLogprob?[] For(VocabParallelLogits parts, IReadOnlyList<int> rows, int[] tokenIds, IReadOnlyList<int?> topLogprobs, TextTokenizer tokenizer) =>
+        PartitionedLogprobs.For(parts.Parts, rows, tokenIds, topLogprobs)
+            .Select((entry, i) => entry is not { } e ? null : new TokenLogprob(tokenIds[i], tokenizer.Decode([tokenIds[i]]), (float)e.Chosen,
+                e.Top.Select(t => new TopLogprob(t.Id, tokenizer.Decode([t.Id]), (float)t.Logprob)).ToArray()))
+            .ToArray();
+
     /// <summary>Entry i is null when request i asked for none (<paramref name="topLogprobs"/>[i] null).</summary>
     public static TokenLogprob?[] For(Tensor logits, int[] tokenIds, IReadOnlyList<int?> topLogprobs, TextTokenizer tokenizer)
     {

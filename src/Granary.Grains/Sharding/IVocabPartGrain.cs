@@ -22,6 +22,9 @@ public interface IVocabPartGrain : IGrainWithStringKey
     /// <summary>Vocabulary part: inverse-CDF walks over its range in rows of step <paramref name="headStepId"/>'s logits.</summary>
     Task<int[]> WalkLogits(long headStepId, PartWalkWire[] walks);
 
+    /// <summary>Vocabulary part: the raw logits of (row, token id) picks of step <paramref name="headStepId"/>, every id in its range.</summary>
+    Task<double[]> LogitsAt(long headStepId, int[] rows, int[] tokenIds);
+
     /// <summary>Vocabulary part: the whole logits [R, count] of step <paramref name="headStepId"/> (for callers that need them).</summary>
     Task<TensorPayload> ReadLogits(long headStepId);
 

@@ -20,6 +20,9 @@ public sealed class RemoteVocabPartLogits(IVocabPartGrain shard, long headStepId
     public IReadOnlyList<int> Walk(IReadOnlyList<PartWalk> walks) =>
         GrainShardedCausalLm.Wait(shard.WalkLogits(headStepId, walks.Select(PartWalkWire.From).ToArray()));
 
+    public IReadOnlyList<double> LogitsAt(IReadOnlyList<(int Row, int TokenId)> picks) =>
+        GrainShardedCausalLm.Wait(shard.LogitsAt(headStepId, picks.Select(p => p.Row).ToArray(), picks.Select(p => p.TokenId).ToArray()));
+
     public Tensor Read() => GrainShardedCausalLm.Wait(shard.ReadLogits(headStepId)).ToTensor(CPU).to(float32);
 
     /// <summary>The shard drops a step's logits when the next step's arrive; nothing to free here.</summary>

@@ -170,6 +170,9 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     public Task<int[]> WalkLogits(long headStepId, PartWalkWire[] walks) =>
         Task.FromResult(PartLogits(headStepId).Walk(walks.Select(w => w.ToWalk()).ToList()).ToArray());
 
+    public Task<double[]> LogitsAt(long headStepId, int[] rows, int[] tokenIds) =>
+        Task.FromResult(PartLogits(headStepId).LogitsAt(rows.Zip(tokenIds).ToList()).ToArray());
+
     public Task<TensorPayload> ReadLogits(long headStepId)
     {
         using var logits = PartLogits(headStepId).Read();

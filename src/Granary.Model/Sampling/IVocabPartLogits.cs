@@ -23,6 +23,9 @@ public interface IVocabPartLogits : IDisposable
     /// </summary>
     IReadOnlyList<int> Walk(IReadOnlyList<PartWalk> walks);
 
+    /// <summary>The raw logit of each (row, token id) pick, every token id in this part's range (log-probabilities of sampled tokens).</summary>
+    IReadOnlyList<double> LogitsAt(IReadOnlyList<(int Row, int TokenId)> picks);
+
     /// <summary>The raw logits [R, count] fp32 on the CPU: for callers that need them whole (tests, log-probabilities).</summary>
     Tensor Read();
 }

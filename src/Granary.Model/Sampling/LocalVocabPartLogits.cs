@@ -85,6 +85,11 @@ public sealed class LocalVocabPartLogits : IVocabPartLogits
         return Range.Start + last;
     }
 
+    public IReadOnlyList<double> LogitsAt(IReadOnlyList<(int Row, int TokenId)> picks) =>
+        picks.Select(p => Range.Contains(p.TokenId)
+            ? (double)Row(p.Row)[p.TokenId - Range.Start]
+            : throw new ArgumentOutOfRangeException(nameof(picks), $"token {p.TokenId} is outside {Range}")).ToList();
+
     public Tensor Read() => _logits.to(float32).cpu();
 
     float[] Row(int row)

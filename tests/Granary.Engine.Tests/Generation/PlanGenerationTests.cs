@@ -54,3 +54,42 @@ public sealed class PlanGenerationTests(SmallModelFixture fixture) : IClassFixtu
         Assert.True(expected.Select(r => string.Join(",", r.TokenIds)).Distinct().Count() > 1, "the prompts should not all give the same tokens");
     }
 }
+
+/// <summary>Log-probabilities under a vocabulary-parallel plan come from the parts' summaries, and equal the single device's.</summary>
+public sealed class VocabParallelLogprobTests(SmallModelFixture fixture) : IClassFixture<SmallModelFixture>
+{
+    static List<Granary.Abstractions.Serving.TokenLogprob> Run(Granary.Model.Runtime.ICausalLm model, Granary.Model.Tokenization.TextTokenizer tokenizer, GenerationRequest request)
+    {
+        var engine = new Granary.Engine.Scheduling.InferenceEngine(model, tokenizer, new Granary.Engine.Scheduling.SchedulerOptions());
+        engine.Submit(request);
+        var logprobs = new List<Granary.Abstractions.Serving.TokenLogprob>();
+        while (engine.HasWork)
+            foreach (var update in engine.Step()) logprobs.AddRange(update.Logprobs ?? []);
+        return logprobs;
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(5)]
+    public void Vocabulary_parts_report_the_single_device_logprobs(int top)
+    {
+        var tokenizer = fixture.Loaded.Tokenizer;
+        var request = new GenerationRequest(tokenizer.Encode("def fibonacci(n):", addBos: true), new SamplingParams { Temperature = 0.8, Seed = 3, MaxTokens = 6, IgnoreEos = true })
+        {
+            TopLogprobs = top,
+        };
+        var expected = Run(fixture.Loaded.Model, tokenizer, request);
+        using var plan = ShardedCausalLm.Load(fixture.Path, new ModelLoadOptions(), ParallelPlan.Parse("vp=3"));
+        var actual = Run(plan, tokenizer, request);
+
+        Assert.Equal(6, expected.Count);
+        Assert.Equal(expected.Select(l => l.TokenId), actual.Select(l => l.TokenId));
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i].Logprob, actual[i].Logprob, 1e-4);
+            Assert.Equal(top, actual[i].Top.Length);
+            Assert.Equal(expected[i].Top.Select(t => t.TokenId), actual[i].Top.Select(t => t.TokenId));
+            for (int j = 0; j < top; j++) Assert.Equal(expected[i].Top[j].Logprob, actual[i].Top[j].Logprob, 1e-4);
+        }
+    }
+}

@@ -174,6 +174,8 @@ public sealed class PartitionedSamplerTests
             return inner.Walk(walks);
         }
 
+        public IReadOnlyList<double> LogitsAt(IReadOnlyList<(int Row, int TokenId)> picks) => inner.LogitsAt(picks);
+
         public Tensor Read() => inner.Read();
 
         public void Dispose() => inner.Dispose();
