@@ -102,13 +102,20 @@ public sealed class PrefixCache : IDisposable
         if (cache.Length != 0) throw new InvalidOperationException("a prefix is restored into an empty cache only");
         long tick = ++_tick;
         foreach (var block in matched) block.LastUsed = tick;
+        var seconds = new double[3];
+        var numBlocks = new int[3];
         foreach (var block in matched)
         {
-            var tier = block.Tier;
+            int tier = (int)block.Tier;
             long startedAt = Stopwatch.GetTimestamp();
-            using (var kv = StoreOf(tier).Load(block.Handle!, _modelDevice)) cache.ImportPositions(kv);
-            _numHits[(int)tier]++;
-            KvTierMetrics.RecordHit(tier, Stopwatch.GetElapsedTime(startedAt).TotalSeconds);
+            using (var kv = StoreOf(block.Tier).Load(block.Handle!, _modelDevice)) cache.ImportPositions(kv);
+            seconds[tier] += Stopwatch.GetElapsedTime(startedAt).TotalSeconds;
+            numBlocks[tier]++;
+        }
+        foreach (var tier in KvTierNames.All.Where(t => numBlocks[(int)t] > 0))
+        {
+            _numHits[(int)tier] += numBlocks[(int)tier];
+            KvTierMetrics.RecordRestore(tier, numBlocks[(int)tier], seconds[(int)tier]);
         }
         foreach (var block in matched)
             if (block.Tier != KvTier.Device) Promote(block, tick);
