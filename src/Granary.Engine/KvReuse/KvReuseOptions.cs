@@ -22,6 +22,9 @@ public sealed record KvReuseOptions
     /// <summary>Whether a turn that ends waiting on a tool pins its program's blocks on the device for a predicted TTL.</summary>
     public bool IsPinning { get; init; } = true;
 
+    /// <summary>Whether requests queue by their program's first arrival (Continuum's program-level FCFS) rather than their own.</summary>
+    public bool IsProgramFcfs { get; init; } = true;
+
     /// <summary>The TTL of a tool never observed yet.</summary>
     public TimeSpan DefaultToolTtl { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -36,7 +36,7 @@ public sealed class KvTierManager : IDisposable
         if (program is { AwaitingTool: { } tool, LastTurnEndedAt: { } endedAt })
             Predictor.Observe(tool, _clock.GetUtcNow() - endedAt);
         program.AwaitingTool = null;
-        return program.ArrivalOrder;
+        return Cache.Options.IsProgramFcfs ? program.ArrivalOrder : sequenceId;
     }
 
     /// <summary>Restores the longest cached prefix of the prompt into the just-admitted sequence's cache; returns its length.</summary>

@@ -14,7 +14,7 @@ public sealed class KvTierEngineTests(SmallModelFixture fixture) : IClassFixture
 {
     const int BlockSize = 8;
     static readonly SamplingParams Greedy = new() { Temperature = 0, MaxTokens = 8, IgnoreEos = true };
-    readonly ManualClock _clock = new();
+    readonly SimulatedClock _clock = new();
     readonly TempDirectory _cxlFolder = new();
 
     int[] Tokens(int count, int seed) => TinyModels.RandomTokens(count, fixture.Loaded.Config.VocabSize - 1, seed);

@@ -6,7 +6,7 @@ namespace Granary.Engine.Tests.KvReuse;
 
 public sealed class PrefixCacheTests
 {
-    readonly ManualClock _clock = new();
+    readonly SimulatedClock _clock = new();
 
     [Fact]
     public void A_prompt_reuses_its_longest_run_of_whole_matching_blocks_and_the_restored_kv_is_the_stored_one()

@@ -6,7 +6,7 @@ namespace Granary.Engine.Tests.KvReuse;
 
 public sealed class TtlPinningTests
 {
-    readonly ManualClock _clock = new();
+    readonly SimulatedClock _clock = new();
 
     static readonly int[] SystemPrompt = Tokens(0, 4);
 
