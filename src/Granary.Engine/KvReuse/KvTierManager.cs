@@ -12,6 +12,9 @@ namespace Granary.Engine.KvReuse;
 public sealed class KvTierManager : IDisposable
 {
     readonly TimeProvider _clock;
+    /// <summary>Programs remembered before idle ones are forgotten (their order and turn counts start over if they return).</summary>
+    public const int MaxRememberedPrograms = 4096;
+
     readonly Dictionary<(string? Tenant, string Name), AgentProgram> _programs = [];
 
     public KvTierManager(PrefixCache cache, TimeProvider clock)
@@ -32,11 +35,21 @@ public sealed class KvTierManager : IDisposable
     {
         if (request.Program is not { } name) return sequenceId;
         if (!_programs.TryGetValue((request.Tenant, name), out var program))
+        {
+            if (_programs.Count >= MaxRememberedPrograms) ForgetIdlePrograms();
             _programs[(request.Tenant, name)] = program = new AgentProgram(request.Tenant, name, sequenceId);
+        }
         if (program is { AwaitingTool: { } tool, LastTurnEndedAt: { } endedAt })
             Predictor.Observe(tool, _clock.GetUtcNow() - endedAt);
         program.AwaitingTool = null;
         return Cache.Options.IsProgramFcfs ? program.ArrivalOrder : sequenceId;
+    }
+
+    // Programs whose last turn ended longer ago than any pin could last are done, or as good as new.
+    void ForgetIdlePrograms()
+    {
+        var cutoff = _clock.GetUtcNow() - 2 * Cache.Options.MaxToolTtl;
+        foreach (var key in _programs.Where(p => p.Value.LastTurnEndedAt < cutoff).Select(p => p.Key).ToList()) _programs.Remove(key);
     }
 
     /// <summary>Restores the longest cached prefix of the prompt into the just-admitted sequence's cache; returns its length.</summary>
