@@ -8,7 +8,7 @@ namespace Granary.Server.Tests;
 /// <summary>Granary:KvTier:* is checked before anything starts; each problem is one line naming the setting.</summary>
 public sealed class KvTierSettingsTests(BadInputFixture models) : IClassFixture<BadInputFixture>
 {
-    static string? Problem(Action<KvTierServerOptions> set, long? kvCacheTokens = null)
+    static string? Problem(Action<KvTierServerOptions> set, long? kvCacheTokens = 4096)
     {
         var options = new KvTierServerOptions { Enabled = true };
         set(options);
@@ -25,6 +25,8 @@ public sealed class KvTierSettingsTests(BadInputFixture models) : IClassFixture<
         Assert.Contains("Granary:KvTier:DeviceBlocks", Problem(o => o.DeviceBlocks = 100, kvCacheTokens: 64 * 16));
         Assert.Contains("Granary:KvTier:MaxTtlSeconds", Problem(o => o.MaxTtlSeconds = 1));
         Assert.Null(Problem(o => o.DeviceBlocks = 64, kvCacheTokens: 64 * 16));
+        Assert.Contains("Granary:KvTier:DeviceBlocks or Granary:KvCacheTokens", Problem(_ => { }, kvCacheTokens: null)); // unbounded device memory
+        Assert.Null(Problem(o => o.DeviceBlocks = 64, kvCacheTokens: null));
         Assert.Null(new KvTierServerOptions { CxlPath = "/nowhere" }.Validate(null)); // off: not looked at
     }
 
@@ -46,6 +48,7 @@ public sealed class KvTierSettingsTests(BadInputFixture models) : IClassFixture<
         var result = GranaryProcess.Run(TimeSpan.FromSeconds(60), new Dictionary<string, string>
         {
             ["GRANARY__KVTIER__ENABLED"] = "true",
+            ["GRANARY__KVTIER__DEVICEBLOCKS"] = "64",
             ["GRANARY__KVTIER__CXLBLOCKS"] = "8",
             ["GRANARY__KVTIER__CXLPATH"] = "/nowhere/cxl",
         }, "serve", "--model", models.ModelDir);

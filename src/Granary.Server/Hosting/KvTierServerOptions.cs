@@ -16,7 +16,7 @@ public sealed class KvTierServerOptions
     /// <summary>Tokens per block.</summary>
     public int BlockSize { get; set; } = 16;
 
-    /// <summary>Most blocks kept on the device; none: as many as the KV budget leaves free.</summary>
+    /// <summary>Most blocks kept on the device; none: as many as the KV budget (then required) leaves free.</summary>
     public int? DeviceBlocks { get; set; }
 
     /// <summary>Blocks kept in host RAM (pinned when the device is a GPU); 0: no host tier.</summary>
@@ -46,6 +46,8 @@ public sealed class KvTierServerOptions
         if (!Enabled) return null;
         if (BlockSize < 1) return $"{Prefix}BlockSize must be >= 1 (got {BlockSize})";
         if (DeviceBlocks is < 0) return $"{Prefix}DeviceBlocks must be >= 0 (got {DeviceBlocks})";
+        if (DeviceBlocks is null && kvCacheTokens is null)
+            return $"{Prefix}DeviceBlocks or Granary:KvCacheTokens (--kv-cache-tokens) must bound the device memory the tier may keep";
         if (DeviceBlocks is { } blocks && kvCacheTokens is { } budget && (long)blocks * BlockSize > budget)
             return $"{Prefix}DeviceBlocks ({blocks} blocks of {BlockSize} tokens) does not fit in Granary:KvCacheTokens ({budget})";
         if (HostBlocks < 0) return $"{Prefix}HostBlocks must be >= 0 (got {HostBlocks})";

@@ -22,6 +22,7 @@ public sealed class KvTierMetricsTests : IAsyncLifetime
         {
             ["GRANARY__KVTIER__ENABLED"] = "true",
             ["GRANARY__KVTIER__BLOCKSIZE"] = "4",
+            ["GRANARY__KVTIER__DEVICEBLOCKS"] = "256",
             ["GRANARY__KVTIER__HOSTBLOCKS"] = "64",
             ["GRANARY__KVTIER__DEFAULTTTLSECONDS"] = "2",
         });
