@@ -13,12 +13,14 @@ public sealed class KvTierManager : IDisposable
 {
     readonly TimeProvider _clock;
     /// <summary>Programs remembered before idle ones are forgotten (their order and turn counts start over if they return).</summary>
-    public const int MaxRememberedPrograms = 4096;
+    public const int DefaultMaxRememberedPrograms = 4096;
 
+    readonly int _maxRememberedPrograms;
     readonly Dictionary<(string? Tenant, string Name), AgentProgram> _programs = [];
 
-    public KvTierManager(PrefixCache cache, TimeProvider clock)
+    public KvTierManager(PrefixCache cache, TimeProvider clock, int maxRememberedPrograms = DefaultMaxRememberedPrograms)
     {
+        _maxRememberedPrograms = maxRememberedPrograms;
         Cache = cache;
         _clock = clock;
         Predictor = new ToolDurationPredictor(cache.Options.DefaultToolTtl, cache.Options.TtlQuantile);
@@ -36,7 +38,7 @@ public sealed class KvTierManager : IDisposable
         if (request.Program is not { } name) return sequenceId;
         if (!_programs.TryGetValue((request.Tenant, name), out var program))
         {
-            if (_programs.Count >= MaxRememberedPrograms) ForgetIdlePrograms();
+            if (_programs.Count >= _maxRememberedPrograms) ForgetIdlePrograms();
             _programs[(request.Tenant, name)] = program = new AgentProgram(request.Tenant, name, sequenceId);
         }
         if (program is { AwaitingTool: { } tool, LastTurnEndedAt: { } endedAt })

@@ -147,5 +147,20 @@ public sealed class KvTierEngineTests(SmallModelFixture fixture) : IClassFixture
         Assert.All(tiers.Cache.BlocksOn(KvTier.Device), b => Assert.Equal(_clock.GetUtcNow() + TimeSpan.FromSeconds(37.5), b.PinnedUntil));
     }
 
+    [Fact]
+    public void Past_its_limit_the_manager_forgets_programs_idle_longer_than_any_pin_could_last()
+    {
+        using var tiers = new KvTierManager(BlockCaches.New(_clock, deviceBlocks: 8), _clock, maxRememberedPrograms: 2);
+        var engine = NewEngine(tiers);
+        Run(engine, new GenerationRequest(Tokens(6, 9), Greedy) { Program = "old" });
+        _clock.Advance(2 * tiers.Cache.Options.MaxToolTtl + TimeSpan.FromSeconds(1));
+        Run(engine, new GenerationRequest(Tokens(6, 10), Greedy) { Program = "recent" });
+        Run(engine, new GenerationRequest(Tokens(6, 11), Greedy) { Program = "new" }); // the third: "old" goes
+
+        Assert.Null(tiers.ProgramOf(null, "old"));
+        Assert.NotNull(tiers.ProgramOf(null, "recent"));
+        Assert.NotNull(tiers.ProgramOf(null, "new"));
+    }
+
     public void Dispose() => _cxlFolder.Dispose();
 }
