@@ -18,4 +18,10 @@ public sealed record CompletionRequest
 
     /// <summary>The API key's tenant, when keys are configured (later caches are isolated by it).</summary>
     public string? Tenant { get; init; }
+
+    /// <summary>The agent program (conversation) this turn belongs to: its KV is kept and reused per program (within the tenant).</summary>
+    public string? Program { get; init; }
+
+    /// <summary>The client's hint that the turn ends in a call to this tool: the program's KV is pinned until it returns.</summary>
+    public string? AwaitingTool { get; init; }
 }

@@ -11,4 +11,13 @@ public sealed record GenerationRequest(IReadOnlyList<int> PromptTokenIds, Sampli
 
     /// <summary>The trace of the caller that submitted it (if traced): the steps that serve it link to it.</summary>
     public ActivityContext? TraceParent { get; init; }
+
+    /// <summary>Who asked (the API key's tenant; null without keys). Cached KV is shared only within a tenant.</summary>
+    public string? Tenant { get; init; }
+
+    /// <summary>The agent program (conversation) this turn belongs to, if the client named one.</summary>
+    public string? Program { get; init; }
+
+    /// <summary>The client's hint that this turn ends in a call to this tool: the program's KV is pinned until it returns.</summary>
+    public string? AwaitingTool { get; init; }
 }

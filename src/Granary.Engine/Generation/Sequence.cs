@@ -22,6 +22,7 @@ public sealed class Sequence : IDisposable
     public Sequence(long id, GenerationRequest request, int maxTotalTokens, TextTokenizer tokenizer, IReadOnlySet<int> eosTokenIds)
     {
         Id = id;
+        QueueOrder = id;
         Request = request;
         MaxTotalTokens = maxTotalTokens;
         Sampler = new SequenceSampler(request.Sampling, request.PromptTokenIds);
@@ -32,6 +33,12 @@ public sealed class Sequence : IDisposable
 
     /// <summary>Engine-wide id, in submission order.</summary>
     public long Id { get; }
+
+    /// <summary>Where it queues: its program's first arrival (program-level FCFS), or its own <see cref="Id"/>.</summary>
+    public long QueueOrder { get; internal set; }
+
+    /// <summary>Prompt positions restored from the KV tier instead of computed (0 without reuse).</summary>
+    public int NumCachedPromptTokens { get; internal set; }
 
     public GenerationRequest Request { get; }
 

@@ -1,6 +1,7 @@
 using Granary.Abstractions;
 using Granary.Abstractions.Serving;
 using Granary.Engine.Generation;
+using Granary.Engine.KvReuse;
 using Granary.Engine.Speculation;
 using Granary.Model.Runtime;
 using Granary.Model.Sampling;
@@ -27,7 +28,7 @@ public sealed class InferenceEngine
     readonly bool _useThreadCpuTime;
     long _nextId;
 
-    public InferenceEngine(ICausalLm model, TextTokenizer tokenizer, SchedulerOptions options, DraftModel? draft = null, SpeculationOptions? speculation = null)
+    public InferenceEngine(ICausalLm model, TextTokenizer tokenizer, SchedulerOptions options, DraftModel? draft = null, SpeculationOptions? speculation = null, KvTierManager? kvTiers = null)
     {
         _model = model;
         _tokenizer = tokenizer;
@@ -43,7 +44,7 @@ public sealed class InferenceEngine
             planner = new SpeculationPlanner(draft.NewCache, ratio, new SpeculationController(speculation.NumSpeculativeTokens, speculation.IsAdaptive));
         }
         _options = options;
-        _scheduler = new Scheduler(options, model.NewCache, planner);
+        _scheduler = new Scheduler(options, model.NewCache, planner, kvTiers);
         // NOTE: on a CPU run with one intra-op thread every op runs on this thread, so its CPU time is the
         // step's cost without the time a shared machine gave other processes: a far steadier signal for
         // the adaptive k than wall time. Elsewhere (GPU, several threads) wall time is the cost.
@@ -70,6 +71,7 @@ public sealed class InferenceEngine
         var sequence = new Sequence(_nextId++, request, maxTotalTokens, _tokenizer, _eosTokenIds);
         try
         {
+            if (_scheduler.KvTiers is { } kvTiers) sequence.QueueOrder = kvTiers.OnSubmitted(request, sequence.Id);
             _scheduler.Add(sequence);
         }
         catch

@@ -1,5 +1,6 @@
 using Granary.Abstractions;
 using Granary.Engine.Generation;
+using Granary.Engine.KvReuse;
 using Granary.Engine.Speculation;
 using Granary.Model.KvCache;
 
@@ -14,6 +15,9 @@ namespace Granary.Engine.Scheduling;
 /// step's token budget, and draft caches from what is left of the KV budget (SpecMemo): when memory is
 /// tight k shrinks, down to plain decoding, and draft caches are given up to admit waiting requests —
 /// speculation never evicts a request or fails one.
+/// With a <see cref="KvTierManager"/>, requests queue by their program's first arrival (program-level FCFS,
+/// Continuum), an admitted request starts from its longest cached prefix, and the KV tier's device blocks
+/// share the KV budget: they move down a tier (unpinned first) to let a waiting request in.
 /// </summary>
 public sealed class Scheduler
 {
@@ -23,8 +27,11 @@ public sealed class Scheduler
     readonly LinkedList<Sequence> _waiting = new();
     readonly List<Sequence> _running = [];
 
-    public Scheduler(SchedulerOptions options, Func<int, IKvCache> allocateCache, SpeculationPlanner? speculation = null)
+    readonly KvTierManager? _kvTiers;
+
+    public Scheduler(SchedulerOptions options, Func<int, IKvCache> allocateCache, SpeculationPlanner? speculation = null, KvTierManager? kvTiers = null)
     {
+        _kvTiers = kvTiers;
         if (options.Validate() is { } problem) throw new ArgumentException(problem, nameof(options));
         _options = options;
         _allocateCache = allocateCache;
@@ -34,6 +41,11 @@ public sealed class Scheduler
     public SpeculationPlanner? Speculation => _speculation;
 
     public SchedulerOptions Options => _options;
+
+    public KvTierManager? KvTiers => _kvTiers;
+
+    /// <summary>KV positions in use on the device: running sequences plus the KV tier's device blocks.</summary>
+    public long NumKvTokensInUse => NumKvTokensReserved + (_kvTiers?.Cache.NumDeviceTokens ?? 0);
 
     public int NumWaiting => _waiting.Count;
 
@@ -55,13 +67,18 @@ public sealed class Scheduler
             throw new GranaryUserError(
                 $"the request needs {sequence.MaxTotalTokens} KV positions (prompt + max_tokens) but the KV budget is {_options.KvCacheTokenBudget}; lower max_tokens or shorten the prompt");
         if (!CanAdd(sequence)) throw new QueueFullException(_options.MaxNumWaiting);
-        _waiting.AddLast(sequence);
+        // Program-level FCFS: behind everything that queues at or before its order, ahead of the rest.
+        var after = _waiting.Last;
+        while (after is not null && after.Value.QueueOrder > sequence.QueueOrder) after = after.Previous;
+        if (after is null) _waiting.AddFirst(sequence);
+        else _waiting.AddAfter(after, sequence);
     }
 
     /// <summary>Plans the next step. Empty when there is nothing to run.</summary>
     public IReadOnlyList<ScheduledChunk> Schedule()
     {
         RemoveLeavers();
+        _kvTiers?.Tick();
         var chunks = new List<ScheduledChunk>();
         int budget = _options.MaxNumBatchedTokens;
         foreach (var sequence in _running.Where(s => !s.IsPrefilling))
@@ -75,7 +92,7 @@ public sealed class Scheduler
             if (budget <= 0) break;
             budget -= AddPromptChunk(chunks, sequence, budget);
         }
-        while (budget > 0 && _waiting.First is { } next && (CanAdmit(next.Value) || TryReclaimDraftKvFor(next.Value)))
+        while (budget > 0 && _waiting.First is { } next && (CanAdmit(next.Value) || TryReclaimDraftKvFor(next.Value) || TryDemoteCachedKvFor(next.Value)))
         {
             _waiting.RemoveFirst();
             Admit(next.Value);
@@ -128,6 +145,18 @@ public sealed class Scheduler
         return true;
     }
 
+    // A waiting request outranks cached KV: move the tier's device blocks down, pinned ones only when nothing
+    // runs (a pin must not hold the device idle until its TTL ends).
+    bool TryDemoteCachedKvFor(Sequence waiting)
+    {
+        if (_kvTiers is null || _running.Count >= _options.MaxNumRunningSequences) return false;
+        long excess = NumKvTokensInUse + waiting.MaxTotalTokens - _options.KvCacheTokenBudget;
+        if (excess <= 0) return true;
+        _kvTiers.Cache.FreeDeviceTokens(excess, includePinned: false);
+        if (_running.Count == 0) _kvTiers.Cache.FreeDeviceTokens(NumKvTokensInUse + waiting.MaxTotalTokens - _options.KvCacheTokenBudget, includePinned: true);
+        return CanAdmit(waiting);
+    }
+
     void ReleaseDraftReservation(long numTokens)
     {
         NumKvTokensReserved -= numTokens;
@@ -144,10 +173,14 @@ public sealed class Scheduler
         foreach (var sequence in leavers)
         {
             _running.Remove(sequence);
+            if (sequence.IsFinished && !sequence.IsCancelled) _kvTiers?.OnFinished(sequence);
             NumKvTokensReserved -= sequence.MaxTotalTokens;
             if (sequence.Speculation is { } speculation) ReleaseDraftReservation(speculation.NumReservedKvTokens);
             sequence.Dispose();
         }
+        // Blocks the finished turns left on the device give way to the budget (pinned ones stay: their program is due back).
+        if (_kvTiers is not null && NumKvTokensInUse > _options.KvCacheTokenBudget)
+            _kvTiers.Cache.FreeDeviceTokens(NumKvTokensInUse - _options.KvCacheTokenBudget, includePinned: false);
         foreach (var cancelled in _waiting.Where(s => s.IsCancelled).ToList())
         {
             _waiting.Remove(cancelled);
@@ -159,13 +192,14 @@ public sealed class Scheduler
 
     bool CanAdmit(Sequence sequence) =>
         _running.Count < _options.MaxNumRunningSequences
-        && NumKvTokensReserved + sequence.MaxTotalTokens <= _options.KvCacheTokenBudget;
+        && NumKvTokensInUse + sequence.MaxTotalTokens <= _options.KvCacheTokenBudget;
 
     void Admit(Sequence sequence)
     {
         sequence.AttachCache(_allocateCache(sequence.MaxTotalTokens));
         NumKvTokensReserved += sequence.MaxTotalTokens;
         _running.Add(sequence);
+        if (_kvTiers is not null) sequence.NumCachedPromptTokens = _kvTiers.OnAdmitted(sequence);
     }
 
     static int AddPromptChunk(List<ScheduledChunk> chunks, Sequence sequence, int budget)

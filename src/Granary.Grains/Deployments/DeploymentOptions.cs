@@ -1,4 +1,5 @@
 using Granary.Abstractions.Sharding;
+using Granary.Engine.KvReuse;
 using Granary.Engine.Scheduling;
 using Granary.Engine.Speculation;
 
@@ -37,4 +38,10 @@ public sealed record DeploymentOptions
     public int DraftVocabTokens { get; init; }
 
     public SpeculationOptions Speculation { get; init; } = new();
+
+    /// <summary>Prefix reuse, TTL pins and KV tiers; null: off (every request prefills its whole prompt).</summary>
+    public KvReuseOptions? KvReuse { get; init; }
+
+    /// <summary>Where the cxl tier's memory is (used when <see cref="KvReuseOptions.CxlCapacityBlocks"/> is above 0).</summary>
+    public CxlMemory? Cxl { get; init; }
 }

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Granary.Abstractions;
 using Granary.Abstractions.Serving;
 using Granary.Engine.Generation;
+using Granary.Engine.KvReuse;
 using Granary.Engine.Scheduling;
 using Granary.Engine.Serving;
 using Granary.Engine.Speculation;
@@ -35,6 +36,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     ICausalLm? _model;
     DraftModel? _draft;
     InferenceEngine? _engine;
+    KvTierManager? _kvTiers;
     ServingLoop? _loop;
     IReadOnlyList<ShardReport> _shards = [];
     Task _loaded = Task.CompletedTask;
@@ -77,7 +79,9 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             var scheduler = deployment.KvTokensPerShard is { } perShard
                 ? deployment.Scheduler with { MaxSequenceTokens = perShard * deployment.Plan.SequenceShards }
                 : deployment.Scheduler;
-            _engine = new InferenceEngine(_model, tokenizer, scheduler, _draft, deployment.Speculation);
+            // NOTE: a sharded plan's caches cannot move positions yet, so there the tier only orders programs (no reuse).
+            _kvTiers = deployment.KvReuse is { } kvReuse ? KvTierSetup.For(_model, kvReuse, TimeProvider.System, deployment.Cxl) : null;
+            _engine = new InferenceEngine(_model, tokenizer, scheduler, _draft, deployment.Speculation, _kvTiers);
             _loop = new ServingLoop(_engine, $"granary-router-{deployment.Name}", new StepMetricLabels(deployment.Name, IsWholeModel: deployment.Plan.IsSingle));
             logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}, in {Seconds:F1} s{Draft}", deployment.Name,
                 deployment.ModelDirectory, deployment.Device, deployment.Plan, (DateTime.UtcNow - started).TotalSeconds,
@@ -115,8 +119,8 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     void PlaceShardsAgain(DeploymentOptions deployment, IReadOnlyList<ShardReport> oldShards, string reason)
     {
         logger.LogWarning("Deployment {Name}: {Reason}; placing its shards again", deployment.Name, reason);
-        var (oldLoop, oldModel) = (_loop, _model);
-        (_loop, _model, _shards) = (null, null, []);
+        var (oldLoop, oldModel, oldTiers) = (_loop, _model, _kvTiers);
+        (_loop, _model, _shards, _kvTiers) = (null, null, [], null);
         _loaded = LoadAsync(deployment);
         // The old loop may be blocked in a step on the lost shard: stop it off the grain's turn, and only then
         // unload the surviving old shards (a step still running would otherwise meet an emptied shard).
@@ -124,6 +128,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
         _ = Task.Run(async () =>
         {
             oldLoop?.Stop($"{reason}; the deployment is being placed again, retry the request");
+            oldTiers?.Dispose();
             oldModel?.Dispose();
             foreach (var shard in unloads)
             {
@@ -150,6 +155,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     {
         _stopWatching.Cancel();
         _loop?.Dispose();
+        _kvTiers?.Dispose();
         _draft?.Dispose();
         _model?.Dispose();
         return Task.CompletedTask;
@@ -195,7 +201,13 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
 
     async Task<(ServingStream?, CompletionChunk?)> Submit(CompletionRequest request, CancellationToken cancellationToken)
     {
-        var generation = new GenerationRequest(request.PromptTokenIds, request.Sampling) { TopLogprobs = request.TopLogprobs };
+        var generation = new GenerationRequest(request.PromptTokenIds, request.Sampling)
+        {
+            TopLogprobs = request.TopLogprobs,
+            Tenant = request.Tenant,
+            Program = request.Program,
+            AwaitingTool = request.AwaitingTool,
+        };
         try
         {
             await _loaded.WaitAsync(cancellationToken);

@@ -49,6 +49,22 @@ public sealed class KvCachePool : IDisposable
     /// <summary>Keys and values of one layer, [2, kvHeads, positions, headDim]; valid until the next <see cref="Reserve"/>.</summary>
     internal Tensor Layer(int layer) => _layers[layer];
 
+    /// <summary>A copy of pool positions [start, start + count): [layers, 2, kvHeads, count, headDim].</summary>
+    internal Tensor CopyRange(int start, int count)
+    {
+        var storage = _storage ?? throw new InvalidOperationException("the KV pool holds no storage");
+        using var view = storage.narrow(3, start, count);
+        return view.clone();
+    }
+
+    /// <summary>Writes <paramref name="kv"/> [layers, 2, kvHeads, n, headDim] at pool positions [start, start + n).</summary>
+    internal void WriteRange(int start, Tensor kv)
+    {
+        var storage = _storage ?? throw new InvalidOperationException("the KV pool holds no storage");
+        using var view = storage.narrow(3, start, kv.size(3));
+        view.copy_(kv);
+    }
+
     /// <summary>Reserves <paramref name="numPositions"/> contiguous positions; returns the first.</summary>
     internal int Reserve(int numPositions)
     {

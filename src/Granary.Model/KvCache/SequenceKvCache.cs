@@ -70,6 +70,22 @@ public sealed class SequenceKvCache : IKvCache
         Length += numTokens;
     }
 
+    public bool CanTransferPositions => true;
+
+    public Tensor ExportPositions(int start, int count)
+    {
+        if (start < 0 || count < 0 || start + count > Length) throw new ArgumentOutOfRangeException(nameof(count), $"positions [{start}, {start + count}) are not all stored (length {Length})");
+        return Pool.CopyRange(PoolStart + start, count);
+    }
+
+    public void ImportPositions(Tensor kv)
+    {
+        int n = (int)kv.size(3);
+        if (!CanAppend(n)) throw new InvalidOperationException($"KV cache full: {Length} + {n} positions exceed capacity {Capacity}");
+        Pool.WriteRange(PoolStart + Length, kv);
+        Length += n;
+    }
+
     public void Truncate(int length)
     {
         if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length));

@@ -27,6 +27,7 @@ internal static class BenchCommand
         command.Subcommands.Add(SpecBenchCommand.Create(stdout, stderr));
         command.Subcommands.Add(BenchVocabCommand.Create(stdout, stderr));
         command.Subcommands.Add(BenchSequenceCommand.Create(stdout, stderr));
+        command.Subcommands.Add(AgentBenchCommand.Create(stdout, stderr));
         return command;
     }
 

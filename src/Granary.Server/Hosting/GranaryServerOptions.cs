@@ -80,6 +80,9 @@ public sealed class GranaryServerOptions
     /// <summary>API keys and their tenants; when any are configured, every API call must present one.</summary>
     public List<ApiKeyOptions> ApiKeys { get; set; } = [];
 
+    /// <summary>Prefix reuse, TTL pins and KV tiers ("Granary:KvTier:*").</summary>
+    public KvTierServerOptions KvTier { get; set; } = new();
+
     /// <summary>Returns the first problem, naming the setting, or null.</summary>
     public string? Validate()
     {
@@ -114,6 +117,7 @@ public sealed class GranaryServerOptions
             return $"Granary:DType (--dtype): \"{DType}\" is not fp32, bf16 or fp16";
         for (int i = 0; i < ApiKeys.Count; i++)
             if (ApiKeys[i].Validate() is { } problem) return $"Granary:ApiKeys:{i}: {problem}";
+        if (KvTier.Validate(KvCacheTokens) is { } kvProblem) return kvProblem;
         return null;
     }
 
@@ -141,6 +145,8 @@ public sealed class GranaryServerOptions
         Scheduler = ToSchedulerOptions(),
         Plan = ParallelPlan.Parse(Plan, "Granary:Plan (--plan)"),
         KvTokensPerShard = KvTokensPerShard,
+        KvReuse = KvTier.ToKvReuseOptions(),
+        Cxl = KvTier.ToCxlMemory(),
     };
 
     string DefaultServedName(string modelDirectory) =>

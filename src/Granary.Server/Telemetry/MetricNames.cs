@@ -30,6 +30,15 @@ public static class MetricNames
     /// <summary>KV positions held, by tier; only the device tier exists until the KV tier lands.</summary>
     public const string KvTierTokens = "granary_kv_tier_tokens";
 
+    /// <summary>The KV tier's metrics (<see cref="Granary.Engine.KvReuse.KvTierMetrics"/>); exported once a deployment runs with Granary:KvTier:Enabled.</summary>
+    public const string KvTierBytes = "granary_kv_tier_bytes";
+    public const string KvTierBlocks = "granary_kv_tier_blocks";
+    public const string KvTierHits = "granary_kv_tier_hits_total";
+    public const string KvTtlExpired = "granary_kv_ttl_expired_total";
+    public const string KvRestoreTime = "granary_kv_restore_seconds";
+    public const string PrefixCacheQueries = "vllm:prefix_cache_queries_total";
+    public const string PrefixCacheHits = "vllm:prefix_cache_hits_total";
+
     /// <summary>Per shard {stage, rank}; recorded by the engine and the shard grains (<see cref="Granary.Engine.Serving.StepMetrics"/>).</summary>
     public const string ShardStepTime = "granary_shard_step_seconds";
 

@@ -79,4 +79,22 @@ public sealed class RequestPlanTests(GranaryClusterFixture cluster)
         var budgeted = ChatCompletionsEndpoint.Plan(Body<ChatCompletionsRequestBody>(body), Gateway(kvTokenBudget: 100), tenant: null);
         Assert.Equal(100 - numPromptTokens, budgeted.Request.Sampling.MaxTokens);
     }
+
+    [Fact]
+    public void Http_and_grpc_carry_the_program_and_the_awaited_tool()
+    {
+        var http = ChatCompletionsEndpoint.Plan(Body<ChatCompletionsRequestBody>("""{"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "user": "agent-7"}"""),
+            Gateway(), tenant: "t", AgentTurn.Read(programHeader: null, awaitingToolHeader: "search", user: "agent-7"));
+        Assert.Equal(("t", "agent-7", "search"), (http.Request.Tenant, http.Request.Program, http.Request.AwaitingTool));
+
+        var frontend = ModelFrontend.Load(new DeploymentOptions { Name = GranaryClusterFixture.ModelName, ModelDirectory = cluster.ModelDir });
+        var grpc = Granary.Server.Api.Grpc.GrpcRequests.ToCompletion(
+            new Granary.Grpc.V1.GenerateRequest { Model = GranaryClusterFixture.ModelName, Prompt = "Hi", Program = "agent-7", AwaitingTool = "search" }, frontend, "t");
+        Assert.Equal(("t", "agent-7", "search"), (grpc.Tenant, grpc.Program, grpc.AwaitingTool));
+        var unnamed = Granary.Server.Api.Grpc.GrpcRequests.ToCompletion(new Granary.Grpc.V1.GenerateRequest { Model = GranaryClusterFixture.ModelName, Prompt = "Hi" }, frontend, null);
+        Assert.Equal((null, null), (unnamed.Program, unnamed.AwaitingTool));
+        var bad = Assert.Throws<global::Grpc.Core.RpcException>(() => Granary.Server.Api.Grpc.GrpcRequests.ToCompletion(
+            new Granary.Grpc.V1.GenerateRequest { Model = GranaryClusterFixture.ModelName, Prompt = "Hi", Program = "a\tb" }, frontend, null));
+        Assert.Contains("program", bad.Status.Detail);
+    }
 }

@@ -29,7 +29,11 @@ internal static class GrpcRequests
             (true, false) => model.EncodePrompt(request.Prompt),
             (false, true) => CheckTokenIds(request.PromptTokenIds, model.Config.VocabSize),
         };
-        return ToCompletion(model, prompt, request.Sampling, new SamplingParams().MaxTokens, tenant);
+        return ToCompletion(model, prompt, request.Sampling, new SamplingParams().MaxTokens, tenant) with
+        {
+            Program = AgentName(request.Program, "program"),
+            AwaitingTool = AgentName(request.AwaitingTool, "awaiting_tool"),
+        };
     }
 
     public static CompletionRequest ToCompletion(ChatRequest request, ModelFrontend model, string? tenant)
@@ -56,7 +60,11 @@ internal static class GrpcRequests
         // A chat answer runs until it ends by itself, as far as the context allows; a too-long prompt is the
         // deployment's to refuse, with the lengths in its message.
         int restOfContext = Math.Max(1, model.ContextLength - prompt.Length);
-        return ToCompletion(model, prompt, request.Sampling, restOfContext, tenant);
+        return ToCompletion(model, prompt, request.Sampling, restOfContext, tenant) with
+        {
+            Program = AgentName(request.Program, "program"),
+            AwaitingTool = AgentName(request.AwaitingTool, "awaiting_tool"),
+        };
     }
 
     static CompletionRequest ToCompletion(ModelFrontend model, int[] prompt, WireSampling? wire, int defaultMaxTokens, string? tenant)
@@ -86,6 +94,10 @@ internal static class GrpcRequests
             Tenant = tenant,
         };
     }
+
+    // proto3 strings are never null: empty means not given.
+    static string? AgentName(string value, string field) =>
+        value.Length == 0 ? null : AgentTurnNames.Problem(value, field) is { } problem ? throw Invalid(problem) : value;
 
     static int[] CheckTokenIds(RepeatedField<int> ids, int vocabSize)
     {

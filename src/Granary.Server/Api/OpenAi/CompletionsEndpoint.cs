@@ -14,10 +14,10 @@ public static class CompletionsEndpoint
     public static Task<IResult> HandleAsync(HttpContext http, ModelGateway gateway) => OpenAiHandler.GuardAsync(http, async () =>
     {
         var body = await RequestBodyReader.ReadAsync<CompletionsRequestBody>(http.Request, http.RequestAborted);
-        return await GenerationResponder.RespondAsync(http, gateway, Plan(body, gateway, ApiKeyEndpointFilter.TenantOf(http)));
+        return await GenerationResponder.RespondAsync(http, gateway, Plan(body, gateway, ApiKeyEndpointFilter.TenantOf(http), AgentTurn.Read(http.Request, body.User)));
     });
 
-    public static GenerationPlan Plan(CompletionsRequestBody body, ModelGateway gateway, string? tenant)
+    public static GenerationPlan Plan(CompletionsRequestBody body, ModelGateway gateway, string? tenant, AgentTurn? turn = null)
     {
         var model = OpenAiHandler.FindModel(gateway, body.Model);
         var sampling = SamplingFields.Read(body, (body.MaxTokens, "max_tokens"), DefaultMaxTokens);
@@ -30,6 +30,8 @@ public static class CompletionsEndpoint
             Sampling = sampling,
             TopLogprobs = topLogprobs,
             Tenant = tenant,
+            Program = turn?.Program,
+            AwaitingTool = turn?.AwaitingTool,
         };
         var shape = new CompletionShape(ResponseIdentity.New("cmpl", model.Name, body.ReturnTokensAsTokenIds ?? false));
         return new GenerationPlan(request, shape, body.Stream ?? false, body.StreamOptions?.IncludeUsage ?? false);

@@ -38,6 +38,9 @@ public abstract record GenerationRequestBody
 
     /// <summary>vLLM extension: logprob tokens rendered as "token_id:N" instead of their text.</summary>
     public bool? ReturnTokensAsTokenIds { get; init; }
+
+    /// <summary>The end user; Granary takes it as the agent program's name when no X-Granary-Program header is sent.</summary>
+    public string? User { get; init; }
 }
 
 public sealed record StreamOptionsBody
