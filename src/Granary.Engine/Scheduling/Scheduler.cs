@@ -74,6 +74,12 @@ public sealed class Scheduler
         else _waiting.AddAfter(after, sequence);
     }
 
+    /// <summary>Whether time alone changes anything while idle (KV pins whose TTL runs out).</summary>
+    public bool HasTimers => _kvTiers is not null;
+
+    /// <summary>What time alone does: pins whose TTL ran out demote. <see cref="Schedule"/> runs it too.</summary>
+    public void RunTimers() => _kvTiers?.Tick();
+
     /// <summary>Plans the next step. Empty when there is nothing to run.</summary>
     public IReadOnlyList<ScheduledChunk> Schedule()
     {

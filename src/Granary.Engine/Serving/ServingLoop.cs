@@ -21,6 +21,9 @@ public sealed class ServingLoop : IDisposable
     readonly InferenceEngine _engine;
     readonly ConcurrentQueue<Action> _commands = new();
     readonly SemaphoreSlim _wake = new(0);
+
+    /// <summary>How often an idle loop runs the engine's timers (KV pin expiry).</summary>
+    public static TimeSpan IdleTimerPeriod { get; set; } = TimeSpan.FromSeconds(1);
     readonly Lock _closing = new();
     readonly Dictionary<Sequence, ChannelWriter<CompletionChunk>> _streams = [];
     readonly Thread _thread;
@@ -112,7 +115,14 @@ public sealed class ServingLoop : IDisposable
             if (!_engine.HasWork)
             {
                 PublishLoad();
-                _wake.Wait();
+                // An idle engine's clocks still run: a pin whose TTL ends while nothing arrives demotes on time.
+                if (_engine.Scheduler.HasTimers)
+                {
+                    _wake.Wait(IdleTimerPeriod);
+                    _engine.Scheduler.RunTimers();
+                }
+                else
+                    _wake.Wait();
                 continue;
             }
             Step();

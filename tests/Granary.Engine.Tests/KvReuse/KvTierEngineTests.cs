@@ -46,6 +46,22 @@ public sealed class KvTierEngineTests(SmallModelFixture fixture) : IClassFixture
         return sequence;
     }
 
+    [Fact]
+    public async Task An_idle_serving_loop_expires_pins_on_time_without_a_new_request()
+    {
+        using var tiers = NewTiers(KvTier.Host);
+        using var loop = new Granary.Engine.Serving.ServingLoop(NewEngine(tiers));
+        var turn = new GenerationRequest(Tokens(40, seed: 5), Greedy) { Tenant = "acme", Program = "idle", AwaitingTool = "search" };
+        await foreach (var _ in (await loop.SubmitAsync(turn)).ReadAllAsync(CancellationToken.None))
+        {
+        }
+        _clock.Advance(tiers.TtlFor("search", numTurns: 1) + TimeSpan.FromSeconds(1));
+        // Nothing else is submitted: only the idle loop's timer can expire the pin.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (tiers.Cache.NumExpiredPins == 0 && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.Equal(1, tiers.Cache.NumExpiredPins);
+    }
+
     [Theory]
     [InlineData(KvTier.Host)]
     [InlineData(KvTier.Cxl)]
