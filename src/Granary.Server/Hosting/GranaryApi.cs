@@ -2,11 +2,13 @@ using Granary.Grains;
 using Granary.Grains.Deployments;
 using Granary.Server.Api.Auth;
 using Granary.Server.Api.Grpc;
+using Granary.Server.Api.Limits;
 using Granary.Server.Api.OpenAi;
 using Granary.Server.Serving;
 using Granary.Server.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Granary.Server.Hosting;
@@ -28,12 +30,27 @@ public static class GranaryApi
         services.AddSingleton<DeploymentLoadGauges>();
         services.AddHostedService(provider => provider.GetRequiredService<DeploymentLoadGauges>());
         services.AddApiKeyRegistry(); // shared by the HTTP and gRPC APIs
+        services.AddSingleton<RequestLimitsOptions>(AdmissionEndpointFilter.OptionsFrom);
+        services.AddSingleton<RequestLimits>();
+        services.AddSingleton<DrainState>();
+        services.AddSingleton<TenantAdmission>();
         services.AddGrpc();
+        services.AddOptions<global::Grpc.AspNetCore.Server.GrpcServiceOptions>().Configure<RequestLimitsOptions>((grpc, limits) =>
+            grpc.MaxReceiveMessageSize = (int)limits.MaxRequestBodyBytes);
         return services;
     }
 
     public static WebApplication MapGranaryApi(this WebApplication app)
     {
+        // gRPC checks each message against its own limit (MaxReceiveMessageSize, set from the same setting) and
+        // answers ResourceExhausted; Kestrel's body limit would cut the stream under it with an opaque error.
+        app.Use((http, next) =>
+        {
+            if (http.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
+                && http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+                bodySize.MaxRequestBodySize = null;
+            return next(http);
+        });
         app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
         app.MapGet("/health/ready", (Readiness readiness) => readiness.IsReady
             ? Results.Ok(new { status = readiness.Status })

@@ -74,6 +74,15 @@ public sealed class GranaryServerOptions
     /// <summary>API keys and their tenants; when any are configured, every API call must present one.</summary>
     public List<ApiKeyOptions> ApiKeys { get; set; } = [];
 
+    /// <summary>Request, per-key and timeout limits of the APIs (Granary:Limits:*).</summary>
+    public RequestLimitsOptions Limits { get; set; } = new();
+
+    /// <summary>
+    /// On SIGTERM: how long in-flight requests may run to their end while new ones are refused (503), before the
+    /// silo stops anyway.
+    /// </summary>
+    public double ShutdownGraceSeconds { get; set; } = 30;
+
     /// <summary>Returns the first problem, naming the setting, or null.</summary>
     public string? Validate()
     {
@@ -105,6 +114,8 @@ public sealed class GranaryServerOptions
         if (Draft is not null && string.IsNullOrWhiteSpace(Draft)) return "Granary:Draft (--draft) is empty";
         if (DType is not null && Granary.Model.Loading.RunDType.TryParse(DType) is null)
             return $"Granary:DType (--dtype): \"{DType}\" is not fp32, bf16 or fp16";
+        if (Limits.Validate() is { } limitProblem) return limitProblem;
+        if (!(ShutdownGraceSeconds >= 0)) return $"Granary:ShutdownGraceSeconds must be >= 0 (got {ShutdownGraceSeconds})";
         for (int i = 0; i < ApiKeys.Count; i++)
             if (ApiKeys[i].Validate() is { } problem) return $"Granary:ApiKeys:{i}: {problem}";
         return null;
