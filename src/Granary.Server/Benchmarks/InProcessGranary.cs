@@ -40,7 +40,9 @@ public sealed class InProcessGranary : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <param name="settings">Granary:* settings (as `granary serve` flags set them); ports and URLs are chosen here.</param>
-    public static async Task<InProcessGranary> StartAsync(IReadOnlyDictionary<string, string?> settings, CancellationToken cancellationToken = default)
+    /// <param name="logging">Where its logs go (tests capture errors); none: nowhere.</param>
+    public static async Task<InProcessGranary> StartAsync(IReadOnlyDictionary<string, string?> settings, CancellationToken cancellationToken = default,
+        Action<ILoggingBuilder>? logging = null)
     {
         int[] ports = FreeLoopbackPorts(4);
         string httpUrl = $"http://127.0.0.1:{ports[0]}";
@@ -53,7 +55,11 @@ public sealed class InProcessGranary : IAsyncDisposable
             [nameof(GranaryServerOptions.GatewayPort)] = ports[3].ToString(),
             [nameof(GranaryServerOptions.ClusterId)] = $"granary-bench-{Guid.NewGuid():N}",
         };
-        var app = GranaryHost.Build(overrides, logging: logging => logging.ClearProviders());
+        var app = GranaryHost.Build(overrides, logging: builder =>
+        {
+            builder.ClearProviders();
+            logging?.Invoke(builder);
+        });
         try
         {
             await app.StartAsync(cancellationToken);

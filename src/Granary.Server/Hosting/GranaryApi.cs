@@ -8,7 +8,6 @@ using Granary.Server.Serving;
 using Granary.Server.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Granary.Server.Hosting;
@@ -42,15 +41,8 @@ public static class GranaryApi
 
     public static WebApplication MapGranaryApi(this WebApplication app)
     {
-        // gRPC checks each message against its own limit (MaxReceiveMessageSize, set from the same setting) and
-        // answers ResourceExhausted; Kestrel's body limit would cut the stream under it with an opaque error.
-        app.Use((http, next) =>
-        {
-            if (http.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
-                && http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
-                bodySize.MaxRequestBodySize = null;
-            return next(http);
-        });
+        long maxMessageBytes = app.Services.GetRequiredService<RequestLimitsOptions>().MaxRequestBodyBytes;
+        app.Use((http, next) => GrpcRequestGuard.InvokeAsync(http, next, maxMessageBytes));
         app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
         app.MapGet("/health/ready", (Readiness readiness) => readiness.IsReady
             ? Results.Ok(new { status = readiness.Status })

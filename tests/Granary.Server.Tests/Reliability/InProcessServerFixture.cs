@@ -1,5 +1,6 @@
 using Granary.Server.Benchmarks;
 using Granary.TestKit;
+using Microsoft.Extensions.Logging;
 
 namespace Granary.Server.Tests.Reliability;
 
@@ -21,6 +22,9 @@ public abstract class InProcessServerFixture : IAsyncLifetime
 
     /// <summary>Granary:* settings, as `granary serve` flags or GRANARY__* variables would set them.</summary>
     protected abstract IReadOnlyDictionary<string, string?> Settings { get; }
+
+    /// <summary>Errors the server logged.</summary>
+    public ErrorLog ErrorLog { get; } = new();
 
     public InProcessGranary Server => _server ?? throw new InvalidOperationException("the fixture is not initialized");
 
@@ -46,7 +50,7 @@ public abstract class InProcessServerFixture : IAsyncLifetime
             ["Model"] = _model.Path,
             ["ServedModelName"] = ModelName,
         };
-        _server = await InProcessGranary.StartAsync(settings);
+        _server = await InProcessGranary.StartAsync(settings, logging: logging => logging.AddProvider(ErrorLog));
     }
 
     public async Task DisposeAsync()

@@ -21,7 +21,12 @@ public sealed class AdmissionEndpointFilter(TenantAdmission admission, RequestLi
     {
         var http = context.HttpContext;
         long maxBody = limits.Options.MaxRequestBodyBytes;
-        if (http.Request.ContentLength > maxBody) return BodyTooLarge(maxBody).ToResult();
+        if (http.Request.ContentLength > maxBody)
+        {
+            // The body stays unread, so the connection cannot carry another request: tell the client not to reuse it.
+            http.Response.Headers.Connection = "close";
+            return BodyTooLarge(maxBody).ToResult();
+        }
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize) bodySize.MaxRequestBodySize = maxBody;
 
         var result = admission.TryAdmit(ApiKeyEndpointFilter.TenantOf(http));

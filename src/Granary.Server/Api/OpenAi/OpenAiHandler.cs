@@ -22,6 +22,7 @@ public static class OpenAiHandler
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             var limits = http.RequestServices.GetService<RequestLimits>() ?? RequestLimits.Default;
+            http.Response.Headers.Connection = "close"; // the rest of the body is never read
             return AdmissionEndpointFilter.BodyTooLarge(limits.Options.MaxRequestBodyBytes).ToResult();
         }
         catch (BadHttpRequestException e)
