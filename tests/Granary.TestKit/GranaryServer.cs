@@ -72,6 +72,32 @@ public sealed class GranaryServer : IDisposable
 
     void KillOnExit(object? sender, EventArgs e) => GranaryExecutable.Kill(_process);
 
+    /// <summary>Asks the process to stop as an orchestrator does (SIGTERM), without waiting.</summary>
+    public void Terminate()
+    {
+        if (kill(_process.Id, Sigterm) != 0) throw new InvalidOperationException($"kill -TERM {_process.Id} failed");
+    }
+
+    /// <summary>Waits (bounded) for the process to exit by itself; its exit code, or null if it is still running.</summary>
+    public async Task<int?> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token);
+            return _process.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    const int Sigterm = 15;
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    static extern int kill(int pid, int signal);
+
     /// <summary>Waits until GET /health/ready answers 200.</summary>
     public Task WaitUntilReadyAsync() => WaitForAsync("/health/ready");
 
