@@ -25,6 +25,7 @@ internal static class BenchCommand
         command.Subcommands.Add(Serve(stdout, stderr));
         command.Subcommands.Add(BenchPipelineCommand.Create(stdout, stderr));
         command.Subcommands.Add(SpecBenchCommand.Create(stdout, stderr));
+        command.Subcommands.Add(BenchLoadCommand.Create(stdout, stderr));
         return command;
     }
 
