@@ -118,6 +118,7 @@ public sealed class ResumableGeneration(
     [
         "SiloUnavailableException", "OrleansMessageRejectionException", "ConnectionFailedException", "ConnectionAbortedException",
         "GatewayTooBusyException", "TimeoutException", "ModelUnavailableException", "ShardUnavailableException",
+        "EnumerationAbortedException", // the router deactivated mid-stream (its silo is shutting down)
     ];
 
     static bool IsUnreachable(Exception e)

@@ -15,8 +15,8 @@ namespace Granary.Server.Tests.EndToEnd;
 /// <summary>
 /// Mid-stream failover as the issue's acceptance asks: three `granary serve --plan pp=3` processes clustered
 /// through a real redis-server (two device slots each, so the plan fits again on two), 32 concurrent streaming
-/// greedy requests, one silo SIGKILLed mid-stream. Every request completes with the text a single-device run
-/// gives, and the cluster takes new requests afterwards.
+/// greedy requests, one silo SIGKILLed (or SIGTERMed) mid-stream. Every request completes with the text a
+/// single-device run gives, and the cluster takes new requests afterwards.
 /// </summary>
 public sealed class FailoverEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -51,11 +51,15 @@ public sealed class FailoverEndToEndTests(ITestOutputHelper output) : IAsyncLife
 
         /// <summary>The router's silo (it holds a stage too), not the client's.</summary>
         RouterSilo,
+
+        /// <summary>The router's silo again, stopped the polite way (SIGTERM, as a rollout does): it drains, then leaves.</summary>
+        RouterSiloTerminated,
     }
 
     [Theory]
     [InlineData(Victim.ShardSilo)]
     [InlineData(Victim.RouterSilo)]
+    [InlineData(Victim.RouterSiloTerminated)]
     public async Task KillingASiloMidStream_LosesNoRequest_AndEveryTextEqualsTheUndisturbedRun(Victim victimKind)
     {
         string[] prompts = Enumerable.Range(0, NumRequests).Select(i => $"Request {i}: once upon a time").ToArray();
@@ -70,7 +74,8 @@ public sealed class FailoverEndToEndTests(ITestOutputHelper output) : IAsyncLife
 
         var killedAt = Stopwatch.StartNew();
         foreach (var stream in streams) stream.MarkKill();
-        victim.Dispose(); // SIGKILL
+        if (victimKind == Victim.RouterSiloTerminated) victim.Terminate();
+        else victim.Dispose(); // SIGKILL
         await Task.WhenAll(runs);
         output.WriteLine($"all {NumRequests} streams completed {killedAt.Elapsed.TotalSeconds:F1} s after the kill; chunks streamed before it: {string.Join(",", streams.Select(s => s.NumChunksAtKill))}");
 
@@ -97,9 +102,10 @@ public sealed class FailoverEndToEndTests(ITestOutputHelper output) : IAsyncLife
         output.WriteLine($"router {router}; shards on {string.Join(", ", shardSilos)}");
         bool Holds(GranaryServer silo, string address) => address.Contains($"127.0.0.1:{silo.SiloPort}");
         var routerSilo = _silos.Single(s => Holds(s, router));
-        var victim = victimKind == Victim.RouterSilo ? routerSilo : _silos.First(s => s != routerSilo);
+        bool killsRouter = victimKind != Victim.ShardSilo;
+        var victim = killsRouter ? routerSilo : _silos.First(s => s != routerSilo);
         Assert.Contains(shardSilos, address => Holds(victim, address)); // the victim holds a stage
-        var client = victimKind == Victim.RouterSilo ? _silos.First(s => s != routerSilo) : routerSilo;
+        var client = killsRouter ? _silos.First(s => s != routerSilo) : routerSilo;
         return (client, victim);
     }
 
@@ -160,8 +166,12 @@ public sealed class FailoverEndToEndTests(ITestOutputHelper output) : IAsyncLife
                         break;
                     }
                     using var chunk = JsonDocument.Parse(data);
-                    if (chunk.RootElement.TryGetProperty("error", out var error)) Error = error.ToString();
-                    else if (chunk.RootElement.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+                    if (chunk.RootElement.TryGetProperty("error", out var error))
+                    {
+                        Error = error.ToString();
+                        continue;
+                    }
+                    if (chunk.RootElement.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
                         CompletionTokens = usage.GetProperty("completion_tokens").GetInt32();
                     foreach (var choice in chunk.RootElement.GetProperty("choices").EnumerateArray()) _text.Append(choice.GetProperty("text").GetString());
                     _numChunks++;
