@@ -40,6 +40,7 @@ internal static class ServeCommand
             (new Option<int>("--draft-vocab") { Description = "VocabTrim: keep the draft's LM head to the N most frequent tokens (vocab_trim.json beside the draft; default 0 = all)" }, nameof(GranaryServerOptions.DraftVocab)),
             (new Option<long>("--kv-cache-tokens") { Description = "KV positions all running sequences may reserve together (default unlimited)" }, nameof(GranaryServerOptions.KvCacheTokens)),
             (new Option<double>("--shutdown-grace-seconds") { Description = "On SIGTERM: how long in-flight requests may finish while new ones get 503 (default 30)" }, nameof(GranaryServerOptions.ShutdownGraceSeconds)),
+            (new Option<double>("--failover-wait-seconds") { Description = "How long a request whose deployment lost a silo waits to be resumed (default 120; 0 = no resuming)" }, nameof(GranaryServerOptions.FailoverWaitSeconds)),
             (new Option<int>("--max-prompt-tokens") { Description = "Most prompt tokens a request may send (default: the model's context)" }, Limit(nameof(RequestLimitsOptions.MaxPromptTokens))),
             (new Option<int>("--max-generated-tokens") { Description = "Most tokens a request may ask to generate (default: the rest of the context)" }, Limit(nameof(RequestLimitsOptions.MaxGeneratedTokens))),
             (new Option<long>("--max-request-body-bytes") { Description = "Largest HTTP body / gRPC message (default 4194304)" }, Limit(nameof(RequestLimitsOptions.MaxRequestBodyBytes))),

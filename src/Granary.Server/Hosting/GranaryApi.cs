@@ -23,7 +23,11 @@ public static class GranaryApi
         services.AddGranaryWireTypes();
         foreach (var frontend in deployments.Select(ModelFrontend.Load)) services.AddSingleton(frontend);
         services.AddSingleton<ServingMetrics>();
-        services.AddSingleton<ModelGateway>();
+        services.AddSingleton(provider => new ModelGateway(provider.GetRequiredService<IGrainFactory>(),
+            provider.GetServices<ModelFrontend>(), provider.GetRequiredService<ServingMetrics>())
+        {
+            Resume = provider.GetService<GranaryServerOptions>()?.ToResumeOptions() ?? new ResumeOptions(),
+        });
         services.AddSingleton<Readiness>();
         services.AddHostedService<DeploymentWarmup>();
         services.AddSingleton<DeploymentLoadGauges>();

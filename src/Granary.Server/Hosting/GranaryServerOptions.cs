@@ -83,6 +83,12 @@ public sealed class GranaryServerOptions
     /// </summary>
     public double ShutdownGraceSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// Mid-stream failover: how long a request whose deployment became unavailable (a silo died) waits for it to
+    /// be ready again before it is resumed or fails; 0 turns resuming off (such requests fail at once, retryable).
+    /// </summary>
+    public double FailoverWaitSeconds { get; set; } = 120;
+
     /// <summary>Returns the first problem, naming the setting, or null.</summary>
     public string? Validate()
     {
@@ -116,6 +122,7 @@ public sealed class GranaryServerOptions
             return $"Granary:DType (--dtype): \"{DType}\" is not fp32, bf16 or fp16";
         if (Limits.Validate() is { } limitProblem) return limitProblem;
         if (!(ShutdownGraceSeconds >= 0)) return $"Granary:ShutdownGraceSeconds must be >= 0 (got {ShutdownGraceSeconds})";
+        if (!(FailoverWaitSeconds >= 0)) return $"Granary:FailoverWaitSeconds must be >= 0 (got {FailoverWaitSeconds})";
         for (int i = 0; i < ApiKeys.Count; i++)
             if (ApiKeys[i].Validate() is { } problem) return $"Granary:ApiKeys:{i}: {problem}";
         return null;
@@ -123,6 +130,11 @@ public sealed class GranaryServerOptions
 
     public static IEnumerable<string> SplitUrls(string urls) =>
         urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>How <see cref="Serving.ModelGateway"/> resumes requests (<see cref="FailoverWaitSeconds"/>).</summary>
+    public Serving.ResumeOptions ToResumeOptions() => FailoverWaitSeconds > 0
+        ? new Serving.ResumeOptions { MaxWait = TimeSpan.FromSeconds(FailoverWaitSeconds) }
+        : new Serving.ResumeOptions { MaxAttempts = 1 };
 
     public SchedulerOptions ToSchedulerOptions() => new()
     {

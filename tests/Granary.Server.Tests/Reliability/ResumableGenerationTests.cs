@@ -110,6 +110,27 @@ public sealed class ResumableGenerationTests
     }
 
     [Fact]
+    public void FailoverWaitSeconds_SetsTheWait_AndZeroTurnsResumingOff()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(120), new Granary.Server.Hosting.GranaryServerOptions().ToResumeOptions().MaxWait);
+        Assert.Equal(TimeSpan.FromSeconds(30), new Granary.Server.Hosting.GranaryServerOptions { FailoverWaitSeconds = 30 }.ToResumeOptions().MaxWait);
+        Assert.Equal(1, new Granary.Server.Hosting.GranaryServerOptions { FailoverWaitSeconds = 0 }.ToResumeOptions().MaxAttempts);
+        Assert.Contains("Granary:FailoverWaitSeconds", new Granary.Server.Hosting.GranaryServerOptions { FailoverWaitSeconds = -1 }.Validate());
+    }
+
+    [Fact]
+    public async Task WithResumingOff_TheFailureReachesTheCaller()
+    {
+        var router = new FlakyRouter(2);
+        var resumable = new ResumableGeneration(router.Send, (_, _) => Task.CompletedTask, tokenizer: null, new ResumeOptions { MaxAttempts = 1 });
+        var chunks = new List<CompletionChunk>();
+        await foreach (var chunk in resumable.RunAsync(Request(maxTokens: 5), CancellationToken.None)) chunks.Add(chunk);
+        Assert.Equal([103, 104], chunks.SelectMany(c => c.TokenIds));
+        Assert.Equal(ServingErrorKind.Unavailable, chunks[^1].Error?.Kind);
+        Assert.Single(router.Received);
+    }
+
+    [Fact]
     public async Task StopStrings_AreNotResumed()
     {
         var router = new FlakyRouter(2);
