@@ -12,10 +12,12 @@ public sealed class GranaryServer : IDisposable
     static readonly TimeSpan ReadyTimeout = TimeSpan.FromMinutes(3);
 
     readonly Process _process;
+    bool _isDisposed;
 
-    GranaryServer(Process process, ProcessOutput output, Uri httpAddress, Uri grpcAddress)
+    GranaryServer(Process process, ProcessOutput output, Uri httpAddress, Uri grpcAddress, int siloPort)
     {
         _process = process;
+        SiloPort = siloPort;
         Output = output;
         HttpAddress = httpAddress;
         GrpcAddress = grpcAddress;
@@ -26,6 +28,9 @@ public sealed class GranaryServer : IDisposable
     public Uri HttpAddress { get; }
 
     public Uri GrpcAddress { get; }
+
+    /// <summary>Its silo-to-silo port: how /v1/cluster names its silo (127.0.0.1:PORT:...).</summary>
+    public int SiloPort { get; }
 
     /// <summary>What the server has logged so far, for failure messages.</summary>
     public ProcessOutput Output { get; }
@@ -50,7 +55,7 @@ public sealed class GranaryServer : IDisposable
             .. extraArgs ?? [],
         ];
         var (process, output) = GranaryExecutable.Start(args, environment);
-        var server = new GranaryServer(process, output, httpAddress, grpcAddress);
+        var server = new GranaryServer(process, output, httpAddress, grpcAddress, ports[2]);
         try
         {
             await server.WaitForAsync(waitUntilReady ? "/health/ready" : "/health/live");
@@ -65,12 +70,40 @@ public sealed class GranaryServer : IDisposable
 
     public void Dispose()
     {
+        if (_isDisposed) return; // a test may kill a silo early; its fixture disposes it again
+        _isDisposed = true;
         AppDomain.CurrentDomain.ProcessExit -= KillOnExit;
         GranaryExecutable.Kill(_process);
         _process.Dispose();
     }
 
     void KillOnExit(object? sender, EventArgs e) => GranaryExecutable.Kill(_process);
+
+    /// <summary>Asks the process to stop as an orchestrator does (SIGTERM), without waiting.</summary>
+    public void Terminate()
+    {
+        if (kill(_process.Id, Sigterm) != 0) throw new InvalidOperationException($"kill -TERM {_process.Id} failed");
+    }
+
+    /// <summary>Waits (bounded) for the process to exit by itself; its exit code, or null if it is still running.</summary>
+    public async Task<int?> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token);
+            return _process.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    const int Sigterm = 15;
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    static extern int kill(int pid, int signal);
 
     /// <summary>Waits until GET /health/ready answers 200.</summary>
     public Task WaitUntilReadyAsync() => WaitForAsync("/health/ready");

@@ -139,6 +139,9 @@ public sealed class SequenceSampler : IDisposable
         var sortedProbs = sortedScores.softmax(0);
         var massBefore = sortedProbs.cumsum(0) - sortedProbs;
         var dropSorted = massBefore.ge(p);
+        // NOTE: a p below fp32's range (e.g. 1e-300) compares as 0, which would drop every token (a NaN
+        // distribution that fails the whole batched step): the most likely token is kept explicitly.
+        dropSorted[0] = tensor(false);
         var drop = zeros_like(dropSorted).scatter(0, sortedIds, dropSorted);
         return scores.masked_fill(drop, double.NegativeInfinity);
     }

@@ -16,12 +16,13 @@ public sealed class InProcessGranary : IAsyncDisposable
 {
     readonly WebApplication _app;
 
-    InProcessGranary(WebApplication app, ModelGateway gateway, ModelFrontend model, string httpUrl)
+    InProcessGranary(WebApplication app, ModelGateway gateway, ModelFrontend model, string httpUrl, string grpcUrl)
     {
         _app = app;
         Gateway = gateway;
         Model = model;
         HttpUrl = httpUrl;
+        GrpcUrl = grpcUrl;
     }
 
     public ModelGateway Gateway { get; }
@@ -32,20 +33,33 @@ public sealed class InProcessGranary : IAsyncDisposable
     /// <summary>Where its HTTP API listens (for an HTTP bench client).</summary>
     public string HttpUrl { get; }
 
+    /// <summary>Where its gRPC API listens (HTTP/2 without TLS).</summary>
+    public string GrpcUrl { get; }
+
+    /// <summary>The host's services (drain state, readiness, ...), for tests.</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <param name="settings">Granary:* settings (as `granary serve` flags set them); ports and URLs are chosen here.</param>
-    public static async Task<InProcessGranary> StartAsync(IReadOnlyDictionary<string, string?> settings, CancellationToken cancellationToken = default)
+    /// <param name="logging">Where its logs go (tests capture errors); none: nowhere.</param>
+    public static async Task<InProcessGranary> StartAsync(IReadOnlyDictionary<string, string?> settings, CancellationToken cancellationToken = default,
+        Action<ILoggingBuilder>? logging = null)
     {
         int[] ports = FreeLoopbackPorts(4);
         string httpUrl = $"http://127.0.0.1:{ports[0]}";
+        string grpcUrl = $"http://127.0.0.1:{ports[1]}";
         var overrides = new Dictionary<string, string?>(settings)
         {
             [nameof(GranaryServerOptions.Urls)] = httpUrl,
-            [nameof(GranaryServerOptions.GrpcUrls)] = $"http://127.0.0.1:{ports[1]}",
+            [nameof(GranaryServerOptions.GrpcUrls)] = grpcUrl,
             [nameof(GranaryServerOptions.SiloPort)] = ports[2].ToString(),
             [nameof(GranaryServerOptions.GatewayPort)] = ports[3].ToString(),
             [nameof(GranaryServerOptions.ClusterId)] = $"granary-bench-{Guid.NewGuid():N}",
         };
-        var app = GranaryHost.Build(overrides, logging: logging => logging.ClearProviders());
+        var app = GranaryHost.Build(overrides, logging: builder =>
+        {
+            builder.ClearProviders();
+            logging?.Invoke(builder);
+        });
         try
         {
             await app.StartAsync(cancellationToken);
@@ -53,7 +67,7 @@ public sealed class InProcessGranary : IAsyncDisposable
             var model = gateway.Models.Single();
             // Activates the router, which loads the model; a status call answers "loading" until it has.
             while ((await gateway.GetStatus(model.Name).WaitAsync(cancellationToken)).IsLoading) { }
-            return new InProcessGranary(app, gateway, model, httpUrl);
+            return new InProcessGranary(app, gateway, model, httpUrl, grpcUrl);
         }
         catch
         {

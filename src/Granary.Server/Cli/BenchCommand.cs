@@ -28,6 +28,7 @@ internal static class BenchCommand
         command.Subcommands.Add(BenchVocabCommand.Create(stdout, stderr));
         command.Subcommands.Add(BenchSequenceCommand.Create(stdout, stderr));
         command.Subcommands.Add(AgentBenchCommand.Create(stdout, stderr));
+        command.Subcommands.Add(BenchLoadCommand.Create(stdout, stderr));
         return command;
     }
 

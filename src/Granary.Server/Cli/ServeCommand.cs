@@ -12,6 +12,8 @@ namespace Granary.Server.Cli;
 /// </summary>
 internal static class ServeCommand
 {
+    static string Limit(string name) => $"{nameof(GranaryServerOptions.Limits)}:{name}";
+
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var flags = new (Option Option, string Setting)[]
@@ -38,6 +40,14 @@ internal static class ServeCommand
             (new Option<int>("--draft-vocab") { Description = "VocabTrim: keep the draft's LM head to the N most frequent tokens (vocab_trim.json beside the draft; default 0 = all)" }, nameof(GranaryServerOptions.DraftVocab)),
             (new Option<long>("--kv-cache-tokens") { Description = "KV positions all running sequences may reserve together (default unlimited)" }, nameof(GranaryServerOptions.KvCacheTokens)),
             (new Option<int>("--kv-tokens-per-shard") { Description = "KV positions of one sequence one shard may hold; longer prompts need sp (default unlimited)" }, nameof(GranaryServerOptions.KvTokensPerShard)),
+            (new Option<double>("--shutdown-grace-seconds") { Description = "On SIGTERM: how long in-flight requests may finish while new ones get 503 (default 30)" }, nameof(GranaryServerOptions.ShutdownGraceSeconds)),
+            (new Option<double>("--failover-wait-seconds") { Description = "How long a request whose deployment lost a silo waits to be resumed (default 120; 0 = no resuming)" }, nameof(GranaryServerOptions.FailoverWaitSeconds)),
+            (new Option<int>("--max-prompt-tokens") { Description = "Most prompt tokens a request may send (default: the model's context)" }, Limit(nameof(RequestLimitsOptions.MaxPromptTokens))),
+            (new Option<int>("--max-generated-tokens") { Description = "Most tokens a request may ask to generate (default: the rest of the context)" }, Limit(nameof(RequestLimitsOptions.MaxGeneratedTokens))),
+            (new Option<long>("--max-request-body-bytes") { Description = "Largest HTTP body / gRPC message (default 4194304)" }, Limit(nameof(RequestLimitsOptions.MaxRequestBodyBytes))),
+            (new Option<int>("--max-concurrent-requests-per-key") { Description = "Most requests one API key may have running; more get 429 (default 0 = no limit)" }, Limit(nameof(RequestLimitsOptions.MaxConcurrentRequestsPerKey))),
+            (new Option<int>("--requests-per-minute-per-key") { Description = "Most requests one API key may start per minute; more get 429 (default 0 = no limit)" }, Limit(nameof(RequestLimitsOptions.RequestsPerMinutePerKey))),
+            (new Option<double>("--request-timeout-seconds") { Description = "Longest a request may run before it is stopped (default 600; 0 = none)" }, Limit(nameof(RequestLimitsOptions.RequestTimeoutSeconds))),
         };
         var command = new Command("serve", "Start a silo serving the OpenAI-compatible HTTP API and gRPC");
         foreach (var (option, _) in flags) command.Options.Add(option);

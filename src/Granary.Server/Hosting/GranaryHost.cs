@@ -57,12 +57,25 @@ public static class GranaryHost
             foreach (string url in GranaryServerOptions.SplitUrls(options.Urls))
                 Listen(kestrel, url, url.StartsWith("https:", StringComparison.OrdinalIgnoreCase) ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1);
             foreach (string url in GranaryServerOptions.SplitUrls(options.GrpcUrls)) Listen(kestrel, url, HttpProtocols.Http2);
+            kestrel.Limits.MaxRequestBodySize = options.Limits.MaxRequestBodyBytes;
         });
         builder.UseOrleans(silo => ConfigureSilo(silo, options));
+        AddGracefulDrain(builder, options);
         var app = builder.Build();
         app.MapGranaryTelemetry();
         app.MapGranaryApi();
         return app;
+    }
+
+    /// <summary>
+    /// After the silo, so that on SIGTERM the drain runs before the silo stops; the host's own shutdown
+    /// timeout leaves room for the grace period and the silo's stop after it.
+    /// </summary>
+    static void AddGracefulDrain(WebApplicationBuilder builder, GranaryServerOptions options)
+    {
+        var grace = TimeSpan.FromSeconds(options.ShutdownGraceSeconds);
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = grace + TimeSpan.FromSeconds(30));
+        builder.Services.AddHostedService(provider => ActivatorUtilities.CreateInstance<Serving.GracefulDrain>(provider, grace));
     }
 
     static void ConfigureSilo(ISiloBuilder silo, GranaryServerOptions options)

@@ -83,6 +83,21 @@ public sealed class GranaryServerOptions
     /// <summary>Prefix reuse, TTL pins and KV tiers ("Granary:KvTier:*").</summary>
     public KvTierServerOptions KvTier { get; set; } = new();
 
+    /// <summary>Request, per-key and timeout limits of the APIs (Granary:Limits:*).</summary>
+    public RequestLimitsOptions Limits { get; set; } = new();
+
+    /// <summary>
+    /// On SIGTERM: how long in-flight requests may run to their end while new ones are refused (503), before the
+    /// silo stops anyway.
+    /// </summary>
+    public double ShutdownGraceSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// Mid-stream failover: how long a request whose deployment became unavailable (a silo died) waits for it to
+    /// be ready again before it is resumed or fails; 0 turns resuming off (such requests fail at once, retryable).
+    /// </summary>
+    public double FailoverWaitSeconds { get; set; } = 120;
+
     /// <summary>Returns the first problem, naming the setting, or null.</summary>
     public string? Validate()
     {
@@ -115,6 +130,9 @@ public sealed class GranaryServerOptions
         if (Draft is not null && string.IsNullOrWhiteSpace(Draft)) return "Granary:Draft (--draft) is empty";
         if (DType is not null && Granary.Model.Loading.RunDType.TryParse(DType) is null)
             return $"Granary:DType (--dtype): \"{DType}\" is not fp32, bf16 or fp16";
+        if (Limits.Validate() is { } limitProblem) return limitProblem;
+        if (!(ShutdownGraceSeconds >= 0)) return $"Granary:ShutdownGraceSeconds must be >= 0 (got {ShutdownGraceSeconds})";
+        if (!(FailoverWaitSeconds >= 0)) return $"Granary:FailoverWaitSeconds must be >= 0 (got {FailoverWaitSeconds})";
         for (int i = 0; i < ApiKeys.Count; i++)
             if (ApiKeys[i].Validate() is { } problem) return $"Granary:ApiKeys:{i}: {problem}";
         if (KvTier.Validate(KvCacheTokens) is { } kvProblem) return kvProblem;
@@ -123,6 +141,11 @@ public sealed class GranaryServerOptions
 
     public static IEnumerable<string> SplitUrls(string urls) =>
         urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>How <see cref="Serving.ModelGateway"/> resumes requests (<see cref="FailoverWaitSeconds"/>).</summary>
+    public Serving.ResumeOptions ToResumeOptions() => FailoverWaitSeconds > 0
+        ? new Serving.ResumeOptions { MaxWait = TimeSpan.FromSeconds(FailoverWaitSeconds) }
+        : new Serving.ResumeOptions { MaxAttempts = 1 };
 
     public SchedulerOptions ToSchedulerOptions() => new()
     {

@@ -20,21 +20,44 @@ public sealed class ModelGateway(IGrainFactory grains, IEnumerable<ModelFrontend
 
     public ModelFrontend? Find(string? name) => name is null ? null : _byName.GetValueOrDefault(name);
 
+    /// <summary>How requests wait for a deployment that lost a silo (mid-stream failover).</summary>
+    public ResumeOptions Resume { get; init; } = new();
+
     /// <summary>
     /// Chunks of one request; the first is an error chunk when the deployment refuses it. Cancelling the
-    /// token (the client went away) stops the sequence and frees its KV on the router.
+    /// token (the client went away) stops the sequence and frees its KV on the router. When the deployment
+    /// becomes unavailable mid-request, the request is resumed (<see cref="ResumableGeneration"/>).
     /// </summary>
     public async IAsyncEnumerable<CompletionChunk> Generate(CompletionRequest request,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var activity = GranaryTracing.StartGenerate(request);
         var timing = metrics.StartRequest(request.Model);
-        await foreach (var chunk in grains.GetGrain<IRouterGrain>(request.Model).Generate(request, cancellationToken)
-                           .WithCancellation(cancellationToken))
+        var resumable = new ResumableGeneration(SendToRouter, WaitUntilReadyAsync, Find(request.Model)?.Tokenizer, Resume);
+        await foreach (var chunk in resumable.RunAsync(request, cancellationToken).WithCancellation(cancellationToken))
         {
             timing.Observe(chunk);
             GranaryTracing.RecordChunk(activity, chunk);
             yield return chunk;
+        }
+    }
+
+    IAsyncEnumerable<CompletionChunk> SendToRouter(CompletionRequest request, CancellationToken cancellationToken) =>
+        grains.GetGrain<IRouterGrain>(request.Model).Generate(request, cancellationToken);
+
+    /// <summary>Returns once the deployment's router answers and has its model (re)loaded.</summary>
+    async Task WaitUntilReadyAsync(string model, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                if (!(await GetStatus(model).WaitAsync(cancellationToken)).IsLoading) return;
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+            }
         }
     }
 

@@ -12,13 +12,27 @@ public sealed class Readiness
 
     public string Status { get; private set; } = "loading";
 
+    volatile bool _isDraining;
+
     internal void MarkReady()
     {
+        if (_isDraining) return;
         Status = "ready";
         _isReady = true;
     }
 
-    internal void MarkFailed(string problem) => Status = problem;
+    internal void MarkFailed(string problem)
+    {
+        if (!_isDraining) Status = problem;
+    }
+
+    /// <summary>Shutting down: not ready from now on, whatever the warm-up says later (load balancers stop sending).</summary>
+    internal void MarkDraining()
+    {
+        _isDraining = true;
+        _isReady = false;
+        Status = "draining";
+    }
 }
 
 /// <summary>

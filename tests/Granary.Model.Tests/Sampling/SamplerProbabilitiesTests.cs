@@ -41,6 +41,15 @@ public sealed class SamplerProbabilitiesTests
         Assert.Equal(1.0, nucleus.Sum(), 5);
     }
 
+    [Theory]
+    [InlineData(double.Epsilon)]
+    [InlineData(1e-300)]
+    [InlineData(1e-9)]
+    public void A_top_p_below_fp32s_range_keeps_the_most_likely_token(double topP)
+    {
+        Assert.Equal([0, 0, 0, 1, 0, 0, 0, 0], Probabilities(new SamplingParams { Temperature = 1.0, TopP = topP }));
+    }
+
     [Fact]
     public void The_repetition_penalty_applies_to_tokens_seen_so_far()
     {

@@ -84,7 +84,7 @@ public sealed class RequestPlanTests(GranaryClusterFixture cluster)
     public void Http_and_grpc_carry_the_program_and_the_awaited_tool()
     {
         var http = ChatCompletionsEndpoint.Plan(Body<ChatCompletionsRequestBody>("""{"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "user": "agent-7"}"""),
-            Gateway(), tenant: "t", AgentTurn.Read(programHeader: null, awaitingToolHeader: "search", user: "agent-7"));
+            Gateway(), tenant: "t", turn: AgentTurn.Read(programHeader: null, awaitingToolHeader: "search", user: "agent-7"));
         Assert.Equal(("t", "agent-7", "search"), (http.Request.Tenant, http.Request.Program, http.Request.AwaitingTool));
 
         var frontend = ModelFrontend.Load(new DeploymentOptions { Name = GranaryClusterFixture.ModelName, ModelDirectory = cluster.ModelDir });

@@ -1,4 +1,5 @@
 using Granary.Server.Api.Auth;
+using Granary.Server.Api.Limits;
 using Granary.Abstractions.Serving;
 using Granary.Grpc.V1;
 using Granary.Server.Serving;
@@ -10,24 +11,26 @@ namespace Granary.Server.Api.Grpc;
 
 /// <summary>
 /// The `granary.v1.Granary` gRPC service: checks the API key and the request, then streams the gateway's
-/// chunks. The call's cancellation token goes to the gateway, so a client that cancels frees its sequence.
+/// chunks. The call's cancellation token goes to the gateway, so a client that cancels frees its sequence;
+/// so does the server's request timeout. Admission (per-key limits, drain) is the HTTP API's.
 /// </summary>
 internal sealed class GranaryGrpcService(
-    ModelGateway gateway, Readiness readiness, ApiKeyRegistry apiKeys, ILogger<GranaryGrpcService> logger) : GranaryService.GranaryBase
+    ModelGateway gateway, Readiness readiness, ApiKeyRegistry apiKeys, TenantAdmission admission, RequestLimits limits,
+    ILogger<GranaryGrpcService> logger) : GranaryService.GranaryBase
 {
     const string BearerPrefix = "Bearer ";
 
     public override Task Generate(GenerateRequest request, IServerStreamWriter<GenerateChunk> responseStream, ServerCallContext context)
     {
         string? tenant = Authenticate(context);
-        var completion = GrpcRequests.ToCompletion(request, FindModel(request.Model), tenant);
+        var completion = GrpcRequests.ToCompletion(request, FindModel(request.Model), tenant, limits);
         return Stream(completion, responseStream, context);
     }
 
     public override Task Chat(ChatRequest request, IServerStreamWriter<GenerateChunk> responseStream, ServerCallContext context)
     {
         string? tenant = Authenticate(context);
-        var completion = GrpcRequests.ToCompletion(request, FindModel(request.Model), tenant);
+        var completion = GrpcRequests.ToCompletion(request, FindModel(request.Model), tenant, limits);
         return Stream(completion, responseStream, context);
     }
 
@@ -53,7 +56,11 @@ internal sealed class GranaryGrpcService(
     {
         if (!readiness.IsReady)
             throw new RpcException(new Status(StatusCode.Unavailable, $"the server is not ready ({readiness.Status}); retry when Health reports ready"));
-        var cancellationToken = context.CancellationToken;
+        var admitted = admission.TryAdmit(request.Tenant);
+        if (admitted.Refusal is { } refusal) throw Refused(refusal);
+        using var _ = admitted.Admission;
+        using var deadline = new RequestDeadline(limits.Timeout, context.CancellationToken);
+        var cancellationToken = deadline.Token;
         try
         {
             await foreach (var chunk in gateway.Generate(request, cancellationToken))
@@ -63,14 +70,24 @@ internal sealed class GranaryGrpcService(
                 if (chunk.IsLast) return;
             }
         }
+        catch (OperationCanceledException) when (deadline.IsExpired)
+        {
+            throw new RpcException(new Status(StatusCode.DeadlineExceeded, deadline.Message));
+        }
         catch (Exception e) when (e is not RpcException && !cancellationToken.IsCancellationRequested)
         {
             logger.LogError(e, "gRPC request for {Model} failed", request.Model);
             throw new RpcException(new Status(StatusCode.Internal, $"the deployment failed while running the request: {e.Message}"));
         }
+        if (deadline.IsExpired) throw new RpcException(new Status(StatusCode.DeadlineExceeded, deadline.Message));
         cancellationToken.ThrowIfCancellationRequested();
         throw new RpcException(new Status(StatusCode.Unavailable, "the deployment ended the stream before the sequence finished; retry"));
     }
+
+    /// <summary>429's gRPC twin: ResourceExhausted with a retry-after trailer; Unavailable while draining.</summary>
+    static RpcException Refused(AdmissionRefusal refusal) => new(
+        new Status(refusal.IsDraining ? StatusCode.Unavailable : StatusCode.ResourceExhausted, refusal.Message),
+        new Metadata { { "retry-after", refusal.RetryAfterSeconds.ToString() } });
 
     ModelFrontend FindModel(string name)
     {

@@ -1,6 +1,7 @@
 using Granary.Abstractions;
 using Granary.Abstractions.Serving;
 using Granary.Grpc.V1;
+using Granary.Server.Api.Limits;
 using Granary.Server.Serving;
 using Google.Protobuf.Collections;
 using Grpc.Core;
@@ -20,7 +21,7 @@ internal static class GrpcRequests
     public const int MaxStopStrings = 16;
     static readonly string[] Roles = ["system", "user", "assistant"];
 
-    public static CompletionRequest ToCompletion(GenerateRequest request, ModelFrontend model, string? tenant)
+    public static CompletionRequest ToCompletion(GenerateRequest request, ModelFrontend model, string? tenant, RequestLimits? limits = null)
     {
         int[] prompt = (request.Prompt.Length > 0, request.PromptTokenIds.Count > 0) switch
         {
@@ -29,14 +30,14 @@ internal static class GrpcRequests
             (true, false) => model.EncodePrompt(request.Prompt),
             (false, true) => CheckTokenIds(request.PromptTokenIds, model.Config.VocabSize),
         };
-        return ToCompletion(model, prompt, request.Sampling, new SamplingParams().MaxTokens, tenant) with
+        return ToCompletion(model, prompt, request.Sampling, new SamplingParams().MaxTokens, tenant, limits ?? RequestLimits.Default) with
         {
             Program = AgentName(request.Program, "program"),
             AwaitingTool = AgentName(request.AwaitingTool, "awaiting_tool"),
         };
     }
 
-    public static CompletionRequest ToCompletion(ChatRequest request, ModelFrontend model, string? tenant)
+    public static CompletionRequest ToCompletion(ChatRequest request, ModelFrontend model, string? tenant, RequestLimits? limits = null)
     {
         if (request.Messages.Count == 0) throw Invalid("messages must hold at least one message");
         var messages = new List<TemplateMessage>(request.Messages.Count);
@@ -60,16 +61,19 @@ internal static class GrpcRequests
         // A chat answer runs until it ends by itself, as far as the context allows; a too-long prompt is the
         // deployment's to refuse, with the lengths in its message.
         int restOfContext = Math.Max(1, model.ContextLength - prompt.Length);
-        return ToCompletion(model, prompt, request.Sampling, restOfContext, tenant) with
+        return ToCompletion(model, prompt, request.Sampling, restOfContext, tenant, limits ?? RequestLimits.Default) with
         {
             Program = AgentName(request.Program, "program"),
             AwaitingTool = AgentName(request.AwaitingTool, "awaiting_tool"),
         };
     }
 
-    static CompletionRequest ToCompletion(ModelFrontend model, int[] prompt, WireSampling? wire, int defaultMaxTokens, string? tenant)
+    static CompletionRequest ToCompletion(ModelFrontend model, int[] prompt, WireSampling? wire, int defaultMaxTokens, string? tenant, RequestLimits limits)
     {
         wire ??= new WireSampling();
+        if (limits.CheckPrompt(prompt.Length) is { } longPrompt) throw Invalid(longPrompt.Message);
+        if (wire.HasMaxTokens && limits.CheckMaxTokens(wire.MaxTokens) is { } tooMany) throw Invalid($"sampling.max_tokens: {tooMany.Message}");
+        defaultMaxTokens = limits.DefaultMaxTokens(defaultMaxTokens);
         var defaults = new SamplingParams();
         var sampling = new SamplingParams
         {

@@ -1,7 +1,9 @@
 using Granary.Abstractions.Serving;
 using Granary.Server.Api.Auth;
+using Granary.Server.Api.Limits;
 using Granary.Server.Serving;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Granary.Server.Api.OpenAi;
 
@@ -10,19 +12,23 @@ public static class ChatCompletionsEndpoint
 {
     public static Task<IResult> HandleAsync(HttpContext http, ModelGateway gateway) => OpenAiHandler.GuardAsync(http, async () =>
     {
-        var body = await RequestBodyReader.ReadAsync<ChatCompletionsRequestBody>(http.Request, http.RequestAborted);
-        return await GenerationResponder.RespondAsync(http, gateway, Plan(body, gateway, ApiKeyEndpointFilter.TenantOf(http), AgentTurn.Read(http.Request, body.User)));
+        var body = await RequestBodyReader.ReadAsync<ChatCompletionsRequestBody>(http.Request, AdmissionEndpointFilter.DeadlineOf(http).Token);
+        var limits = http.RequestServices.GetService<RequestLimits>();
+        return await GenerationResponder.RespondAsync(http, gateway, Plan(body, gateway, ApiKeyEndpointFilter.TenantOf(http), limits, AgentTurn.Read(http.Request, body.User)));
     });
 
-    public static GenerationPlan Plan(ChatCompletionsRequestBody body, ModelGateway gateway, string? tenant, AgentTurn? turn = null)
+    public static GenerationPlan Plan(ChatCompletionsRequestBody body, ModelGateway gateway, string? tenant, RequestLimits? limits = null, AgentTurn? turn = null)
     {
+        limits ??= RequestLimits.Default;
         var model = OpenAiHandler.FindModel(gateway, body.Model);
         var maxTokens = body.MaxCompletionTokens is not null
             ? (body.MaxCompletionTokens, "max_completion_tokens")
             : (body.MaxTokens, "max_tokens");
         int? topLogprobs = TopLogprobs(body);
         int[] prompt = ChatPrompt.Encode(body.Messages, model);
-        var sampling = SamplingFields.Read(body, maxTokens, DefaultMaxTokens(model, prompt.Length));
+        LimitChecks.Prompt(limits, prompt, "messages");
+        var sampling = SamplingFields.Read(body, maxTokens, limits.DefaultMaxTokens(DefaultMaxTokens(model, prompt.Length)));
+        LimitChecks.MaxTokens(limits, maxTokens);
         var request = new CompletionRequest
         {
             Model = model.Name,

@@ -42,7 +42,7 @@ public static class ChatPrompt
     static string ContentText(JsonElement? content, string param)
     {
         if (content is not { } element || element.ValueKind == JsonValueKind.Null) return "";
-        if (element.ValueKind == JsonValueKind.String) return element.GetString()!;
+        if (element.ValueKind == JsonValueKind.String) return OpenAiJson.Text(element, param);
         if (element.ValueKind != JsonValueKind.Array)
             throw OpenAiRequestException.Invalid("content must be a string or an array of content parts", param);
         var texts = new List<string>();
@@ -51,11 +51,11 @@ public static class ChatPrompt
             if (part.ValueKind != JsonValueKind.Object
                 || !part.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
                 throw OpenAiRequestException.Invalid("each content part must be an object with a type", param);
-            if (type.GetString() != "text")
+            if (OpenAiJson.Text(type, param) != "text")
                 throw OpenAiRequestException.Invalid($"Content parts of type \"{type.GetString()}\" are not supported; only \"text\"", param);
             if (!part.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
                 throw OpenAiRequestException.Invalid("a text content part needs a string \"text\"", param);
-            texts.Add(text.GetString()!);
+            texts.Add(OpenAiJson.Text(text, param));
         }
         return string.Join("\n", texts);
     }

@@ -11,7 +11,7 @@ public static class CompletionPrompt
         if (prompt is not { } element || element.ValueKind == JsonValueKind.Null) throw Invalid("prompt is required");
         int[] ids = element.ValueKind switch
         {
-            JsonValueKind.String => model.EncodePrompt(element.GetString()!),
+            JsonValueKind.String => model.EncodePrompt(OpenAiJson.Text(element, "prompt")),
             JsonValueKind.Array => EncodeArray(element, model),
             _ => throw Invalid("prompt must be a string, an array with one string, or an array of token ids"),
         };
@@ -26,7 +26,7 @@ public static class CompletionPrompt
         var first = array[0];
         if (first.ValueKind == JsonValueKind.String)
             return length == 1
-                ? model.EncodePrompt(first.GetString()!)
+                ? model.EncodePrompt(OpenAiJson.Text(first, "prompt"))
                 : throw Invalid("Only one prompt per request is supported; send the others as separate requests");
         var ids = new int[length];
         int i = 0;

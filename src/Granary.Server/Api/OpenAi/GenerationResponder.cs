@@ -1,4 +1,5 @@
 using Granary.Abstractions.Serving;
+using Granary.Server.Api.Limits;
 using Granary.Server.Serving;
 using Microsoft.AspNetCore.Http;
 
@@ -8,16 +9,17 @@ namespace Granary.Server.Api.OpenAi;
 public static class GenerationResponder
 {
     /// <summary>
-    /// The client's <see cref="HttpContext.RequestAborted"/> travels to the router, so a client that leaves
-    /// stops its sequence (and frees its KV) at the next step.
+    /// The request's deadline token (cancelled when the client leaves or the server's request timeout passes)
+    /// travels to the router, so either stops its sequence (and frees its KV) at the next step.
     /// </summary>
     public static async Task<IResult> RespondAsync(HttpContext http, ModelGateway gateway, GenerationPlan plan)
     {
-        var cancellationToken = http.RequestAborted;
+        var deadline = AdmissionEndpointFilter.DeadlineOf(http);
+        var cancellationToken = deadline.Token;
         var output = gateway.Generate(plan.Request, cancellationToken);
         var (run, refusal) = await GenerationRun.StartAsync(output, plan.Request.Model, cancellationToken);
         if (refusal is not null) return refusal.ToResult();
-        if (plan.Stream) return new ServerSentEventsResult(run!, plan.Shape, plan.IncludeUsage);
+        if (plan.Stream) return new ServerSentEventsResult(run!, plan.Shape, plan.IncludeUsage, deadline);
         await using (run)
         {
             var outcome = await GenerationOutcome.CollectAsync(run!, cancellationToken);

@@ -1,4 +1,5 @@
 using Granary.Server.Api.Auth;
+using Granary.Server.Api.Limits;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -13,8 +14,9 @@ public static class OpenAiEndpoints
         var v1 = app.MapGroup("/v1").AddEndpointFilter<ApiKeyEndpointFilter>();
         v1.MapGet("/models", ModelsEndpoint.List);
         v1.MapGet("/models/{id}", ModelsEndpoint.Get);
-        v1.MapPost("/completions", CompletionsEndpoint.HandleAsync);
-        v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
+        // Only generation is limited per key and drained: listing models stays cheap and always answers.
+        v1.MapPost("/completions", CompletionsEndpoint.HandleAsync).AddEndpointFilter<AdmissionEndpointFilter>();
+        v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync).AddEndpointFilter<AdmissionEndpointFilter>();
         v1.MapGet("/cluster", Cluster.ClusterEndpoint.Get);
         return app;
     }

@@ -18,6 +18,14 @@ public sealed record OpenAiError(int Status, string Message, string Type, string
     public static OpenAiError Unavailable(string message) =>
         new(StatusCodes.Status503ServiceUnavailable, message, "service_unavailable", null, "deployment_unavailable");
 
+    /// <summary>A per-key limit: the client should slow down (the response carries Retry-After).</summary>
+    public static OpenAiError RateLimited(string message, string code) =>
+        new(StatusCodes.Status429TooManyRequests, message, "rate_limit_error", null, code);
+
+    /// <summary>The server's request timeout passed while the request was running.</summary>
+    public static OpenAiError Timeout(string message) =>
+        new(StatusCodes.Status504GatewayTimeout, message, "timeout_error", null, "request_timeout");
+
     public static OpenAiError Internal(string message) =>
         new(StatusCodes.Status500InternalServerError, message, "server_error");
 

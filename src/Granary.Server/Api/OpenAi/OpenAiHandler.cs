@@ -1,3 +1,4 @@
+using Granary.Server.Api.Limits;
 using Granary.Server.Serving;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,6 +19,12 @@ public static class OpenAiHandler
         {
             return e.Error.ToResult();
         }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            var limits = http.RequestServices.GetService<RequestLimits>() ?? RequestLimits.Default;
+            http.Response.Headers.Connection = "close"; // the rest of the body is never read
+            return AdmissionEndpointFilter.BodyTooLarge(limits.Options.MaxRequestBodyBytes).ToResult();
+        }
         catch (BadHttpRequestException e)
         {
             // Kestrel's own refusals: a body over the size limit, a truncated body.
@@ -26,6 +33,10 @@ public static class OpenAiHandler
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
             return Results.Empty; // the client left; nobody reads the answer
+        }
+        catch (OperationCanceledException) when (AdmissionEndpointFilter.DeadlineOf(http) is { IsExpired: true } deadline)
+        {
+            return OpenAiError.Timeout(deadline.Message).ToResult();
         }
         catch (Exception e)
         {

@@ -17,4 +17,20 @@ public static class OpenAiJson
     };
 
     public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);
+
+    /// <summary>
+    /// A string field kept as <see cref="JsonElement"/> (a union type): its bytes are only decoded here, so
+    /// invalid UTF-8 or a lone surrogate escape (<c>"\ud800"</c>) shows up here, as a 400 naming <paramref name="param"/>.
+    /// </summary>
+    public static string Text(JsonElement element, string param)
+    {
+        try
+        {
+            return element.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw OpenAiRequestException.Invalid($"{param} holds a string that is not valid Unicode (invalid UTF-8, or a lone surrogate escape)", param);
+        }
+    }
 }

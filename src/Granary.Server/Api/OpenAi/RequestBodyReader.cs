@@ -13,6 +13,12 @@ public static class RequestBodyReader
         {
             body = await JsonSerializer.DeserializeAsync<T>(request.Body, OpenAiJson.Options, cancellationToken);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !request.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            // The server's request timeout passed while the client was still sending.
+            throw new OpenAiRequestException(new OpenAiError(StatusCodes.Status408RequestTimeout,
+                "The request body did not arrive in time (Granary:Limits:RequestTimeoutSeconds)", "invalid_request_error", null, "request_timeout"));
+        }
         catch (JsonException e)
         {
             // A syntax error comes from the reader (the inner exception); the path then only says where it stopped.

@@ -36,8 +36,9 @@ public static class SamplingFields
             Stop = ReadStop(body.Stop),
             IgnoreEos = body.IgnoreEos ?? false,
         };
-        // Every field was checked above; this catches a rule added to SamplingParams later.
-        if (sampling.Validate() is { } problem) throw Invalid(problem, null);
+        // The rules above are the common mistakes; SamplingParams owns the rest (finite bounds), and its
+        // messages start with the field's name.
+        if (sampling.Validate() is { } problem) throw Invalid(problem, problem.Split(' ')[0]);
         return sampling;
     }
 
@@ -49,11 +50,11 @@ public static class SamplingFields
     static IReadOnlyList<string> ReadStop(JsonElement? stop)
     {
         if (stop is not { } element || element.ValueKind == JsonValueKind.Null) return [];
-        if (element.ValueKind == JsonValueKind.String) return [NonEmpty(element.GetString()!)];
+        if (element.ValueKind == JsonValueKind.String) return [NonEmpty(OpenAiJson.Text(element, "stop"))];
         if (element.ValueKind != JsonValueKind.Array) throw Invalid("stop must be a string or an array of strings", "stop");
         return element.EnumerateArray()
             .Select(item => item.ValueKind == JsonValueKind.String
-                ? NonEmpty(item.GetString()!)
+                ? NonEmpty(OpenAiJson.Text(item, "stop"))
                 : throw Invalid("stop must be a string or an array of strings", "stop"))
             .ToArray();
     }

@@ -1,5 +1,6 @@
 using System.Text;
 using Granary.Abstractions.Serving;
+using Granary.Server.Api.Limits;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -8,15 +9,17 @@ namespace Granary.Server.Api.OpenAi;
 /// <summary>
 /// A streamed response: each chunk as <c>data: {json}\n\n</c>, flushed at once, then <c>data: [DONE]</c>.
 /// A failure after the stream opened (the status is already 200) is sent as a <c>data: {"error": ...}</c>
-/// event before [DONE]. When the client disconnects, the run is disposed, which frees the sequence.
+/// event before [DONE]; so is the server's request timeout (<paramref name="deadline"/>). When the client
+/// disconnects or the deadline passes, the run is disposed, which frees the sequence.
 /// </summary>
-public sealed class ServerSentEventsResult(GenerationRun run, IResponseShape shape, bool includeUsage) : IResult
+public sealed class ServerSentEventsResult(GenerationRun run, IResponseShape shape, bool includeUsage, RequestDeadline? deadline = null) : IResult
 {
     static readonly byte[] Done = Encoding.UTF8.GetBytes("data: [DONE]\n\n");
 
     public async Task ExecuteAsync(HttpContext http)
     {
-        var cancellationToken = http.RequestAborted;
+        var clientGone = http.RequestAborted;
+        var cancellationToken = deadline?.Token ?? clientGone;
         await using var _ = run;
         var response = http.Response;
         response.StatusCode = StatusCodes.Status200OK;
@@ -26,11 +29,18 @@ public sealed class ServerSentEventsResult(GenerationRun run, IResponseShape sha
         http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         try
         {
-            await WriteEventsAsync(response, cancellationToken);
-            await response.Body.WriteAsync(Done, cancellationToken);
-            await response.Body.FlushAsync(cancellationToken);
+            try
+            {
+                await WriteEventsAsync(response, cancellationToken);
+            }
+            catch (OperationCanceledException) when (deadline is { IsExpired: true })
+            {
+                await WriteAsync(response, OpenAiError.Timeout(deadline.Message).ToBody(), clientGone);
+            }
+            await response.Body.WriteAsync(Done, clientGone);
+            await response.Body.FlushAsync(clientGone);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (clientGone.IsCancellationRequested)
         {
             // The client left; disposing the run stops the sequence.
         }
