@@ -58,31 +58,17 @@ public sealed class LocalVocabPartLogits : IVocabPartLogits
         if (scoring.HasPenalty)
         {
             long[] seen = scoring.SeenTokenIds.Where(Range.Contains).Select(id => (long)(id - Range.Start)).ToArray();
-            if (seen.Length > 0)
-            {
-                var ids = tensor(seen, int64, scores.device);
-                var values = scores.index_select(0, ids);
-                scores = scores.scatter(0, ids, where(values.gt(0), values / scoring.RepetitionPenalty, values * scoring.RepetitionPenalty));
-            }
+            scores = RowScoring.Penalize(scores, seen, scoring.RepetitionPenalty);
         }
         return scoring.IsGreedy ? scores : scores / scoring.Temperature;
     }
 
     int Walk(int row, RowScoring scoring, double reference, double target)
     {
-        float[] logits = Row(row);
-        double running = 0;
-        int last = -1;
-        for (int i = 0; i < logits.Length; i++)
-        {
-            double weight = Math.Exp(scoring.Score(Range.Start + i, logits[i]) - reference);
-            if (weight <= 0) continue;
-            running += weight;
-            last = i;
-            if (running > target) return Range.Start + i;
-        }
-        if (last < 0) throw new InvalidOperationException($"{Range} has no token with weight in row {row}");
-        return Range.Start + last;
+        double[] weights;
+        using (var scope = NewDisposeScope()) weights = (Scores(row, scoring) - reference).exp().cpu().data<double>().ToArray();
+        int index = InverseCdf.Index(weights, target);
+        return index >= 0 ? Range.Start + index : throw new InvalidOperationException($"{Range} has no token with weight in row {row}");
     }
 
     public IReadOnlyList<double> LogitsAt(IReadOnlyList<(int Row, int TokenId)> picks) =>

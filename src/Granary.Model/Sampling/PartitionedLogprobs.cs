@@ -28,14 +28,9 @@ public static class PartitionedLogprobs
         for (int j = 0; j < asking.Count; j++)
         {
             var rowSummaries = summaries.Select(s => s[j]).ToList();
-            double reference = rowSummaries.Max(s => s.MaxScore);
-            double logNormalizer = reference + Math.Log(rowSummaries.Sum(s => Math.Exp(s.LogSumExp - reference)));
+            double logNormalizer = VocabPartSummaries.LogNormalizer(rowSummaries);
             int n = topLogprobs[asking[j]]!.Value;
-            var top = rowSummaries.SelectMany(s => s.CandidateIds.Zip(s.CandidateScores))
-                .OrderByDescending(c => c.Second).ThenBy(c => c.First)
-                .Take(n)
-                .Select(c => (c.First, c.Second - logNormalizer))
-                .ToArray();
+            var top = VocabPartSummaries.MergedCandidates(rowSummaries).Take(n).Select(c => (c.Id, c.Score - logNormalizer)).ToArray();
             result[asking[j]] = (chosen[j] - logNormalizer, top);
         }
         return result;

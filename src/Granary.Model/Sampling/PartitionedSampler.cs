@@ -40,7 +40,7 @@ public static class PartitionedSampler
                 var request = requests[index];
                 var summaries = byPart.Select(s => s[j]).ToList();
                 if (request.Scoring.IsGreedy)
-                    tokens[index] = Best(summaries).ArgMax;
+                    tokens[index] = VocabPartSummaries.Best(summaries).ArgMax;
                 else if (!Filters(request.Parameters, vocab))
                     walks.Add(ChoosePart(index, request, summaries));
                 else if (Kept(summaries, TopK(request.Parameters, vocab), request.Parameters.TopP) is { } kept)
@@ -68,18 +68,10 @@ public static class PartitionedSampler
         : TopK(request.Parameters, vocab) is > 0 and var k ? k
         : InitialTopPCandidates;
 
-    static VocabPartSummary Best(IReadOnlyList<VocabPartSummary> summaries)
-    {
-        var best = summaries[0];
-        foreach (var summary in summaries.Skip(1))
-            if (summary.MaxScore > best.MaxScore) best = summary;
-        return best;
-    }
-
     // Plain temperature: u picks the part by its mass; the part walks the rest of the way to the token.
     static (int, int, PartWalk) ChoosePart(int index, RowSampleRequest request, IReadOnlyList<VocabPartSummary> summaries)
     {
-        double reference = Best(summaries).MaxScore;
+        double reference = VocabPartSummaries.Best(summaries).MaxScore;
         double[] masses = summaries.Select(s => Math.Exp(s.LogSumExp - reference)).ToArray();
         double target = request.Uniform() * masses.Sum();
         double before = 0;
@@ -99,10 +91,7 @@ public static class PartitionedSampler
     // The tokens top-k and top-p keep, when the candidates decide them; null when top-p needs more candidates.
     static List<(int Id, double Score)>? Kept(IReadOnlyList<VocabPartSummary> summaries, int topK, double topP)
     {
-        var merged = summaries.SelectMany(s => s.CandidateIds.Zip(s.CandidateScores))
-            .OrderByDescending(c => c.Second).ThenBy(c => c.First)
-            .Select(c => (Id: c.First, Score: c.Second))
-            .ToList();
+        var merged = VocabPartSummaries.MergedCandidates(summaries);
         double logNormalizer;
         if (topK > 0)
         {
@@ -112,10 +101,7 @@ public static class PartitionedSampler
             logNormalizer = LogSumExp(merged.Select(c => c.Score).ToList());
         }
         else
-        {
-            double reference = Best(summaries).MaxScore;
-            logNormalizer = reference + Math.Log(summaries.Sum(s => Math.Exp(s.LogSumExp - reference)));
-        }
+            logNormalizer = VocabPartSummaries.LogNormalizer(summaries);
         if (topP >= 1.0) return merged;
         // The merged candidates are the vocabulary's best tokens in order only down to the lowest score every
         // unfinished part has sent: below it, a part's next token could outrank what is listed. (Top-k's
@@ -140,14 +126,7 @@ public static class PartitionedSampler
         double reference = kept.Max(c => c.Score);
         var byId = kept.OrderBy(c => c.Id).ToList();
         double[] weights = byId.Select(c => Math.Exp(c.Score - reference)).ToArray();
-        double target = u * weights.Sum();
-        double running = 0;
-        for (int i = 0; i < byId.Count; i++)
-        {
-            running += weights[i];
-            if (running > target) return byId[i].Id;
-        }
-        return byId[^1].Id;
+        return byId[InverseCdf.Index(weights, u * weights.Sum())].Id;
     }
 
     static double LogSumExp(IReadOnlyList<double> scores)

@@ -1,3 +1,6 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
 namespace Granary.Model.Sampling;
 
 /// <summary>
@@ -11,12 +14,15 @@ public sealed record RowScoring(double Temperature, double RepetitionPenalty, IR
 
     public bool HasPenalty => RepetitionPenalty != 1.0 && SeenTokenIds.Count > 0;
 
-    /// <summary>The score of a raw logit of token <paramref name="tokenId"/>.</summary>
-    public double Score(int tokenId, float logit)
+    /// <summary>
+    /// The repetition penalty on <paramref name="indices"/> (positions in <paramref name="scores"/> [n] of seen
+    /// tokens): a new tensor, or <paramref name="scores"/> itself when there is nothing to penalize.
+    /// </summary>
+    public static Tensor Penalize(Tensor scores, IReadOnlyCollection<long> indices, double penalty)
     {
-        double value = logit;
-        if (HasPenalty && SeenTokenIds.Contains(tokenId))
-            value = value > 0 ? value / RepetitionPenalty : value * RepetitionPenalty;
-        return IsGreedy ? value : value / Temperature;
+        if (penalty == 1.0 || indices.Count == 0) return scores;
+        var ids = tensor(indices.ToArray(), int64, scores.device);
+        var seen = scores.index_select(0, ids);
+        return scores.scatter(0, ids, where(seen.gt(0), seen / penalty, seen * penalty));
     }
 }

@@ -83,21 +83,10 @@ public sealed class SequenceSampler : IDisposable
     /// </summary>
     public int SampleFrom(Tensor probs)
     {
-        float[] weights;
-        using (var values = probs.to(float32).cpu()) weights = values.data<float>().ToArray();
-        double total = 0;
-        foreach (float w in weights) total += w;
-        double target = NextUniform() * total, running = 0;
-        int last = -1;
-        for (int i = 0; i < weights.Length; i++)
-        {
-            if (weights[i] <= 0) continue;
-            running += weights[i];
-            last = i;
-            if (running > target) return i;
-        }
-        if (last < 0) throw new ArgumentException("cannot sample from a distribution with no mass", nameof(probs));
-        return last;
+        double[] weights;
+        using (var values = probs.to(float64).cpu()) weights = values.data<double>().ToArray();
+        int index = InverseCdf.Index(weights, NextUniform() * weights.Sum());
+        return index >= 0 ? index : throw new ArgumentException("cannot sample from a distribution with no mass", nameof(probs));
     }
 
     /// <summary>A uniform draw in [0, 1) from this sequence's random stream (speculative acceptance tests).</summary>
@@ -115,15 +104,8 @@ public sealed class SequenceSampler : IDisposable
         return scores.softmax(0);
     }
 
-    // HF convention (as RowScoring): a positive logit is divided by the penalty, a negative one multiplied.
-    Tensor ApplyRepetitionPenalty(Tensor logits)
-    {
-        if (Parameters.RepetitionPenalty == 1.0 || _seenTokens.Count == 0) return logits;
-        var ids = tensor(_seenTokens.Select(t => (long)t).ToArray(), int64, logits.device);
-        var seen = logits.index_select(0, ids);
-        var penalized = where(seen.gt(0), seen / Parameters.RepetitionPenalty, seen * Parameters.RepetitionPenalty);
-        return logits.scatter(0, ids, penalized);
-    }
+    Tensor ApplyRepetitionPenalty(Tensor logits) =>
+        RowScoring.Penalize(logits, _seenTokens.Select(t => (long)t).ToArray(), Parameters.RepetitionPenalty);
 
     static Tensor KeepTopK(Tensor scores, int k)
     {
