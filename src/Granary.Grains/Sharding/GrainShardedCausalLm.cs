@@ -50,10 +50,9 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
     public IKvCache NewCache(int capacity)
     {
         long id = Interlocked.Increment(ref _nextSequenceId);
-        if (sequenceShards == 1) return new RemoteKvCache(id, capacity, _released.Enqueue);
-        int perShard = (capacity + sequenceShards - 1) / sequenceShards;
-        if (kvTokensPerShard is { } budget) perShard = Math.Min(perShard, budget);
-        return new RemoteKvCache(id, capacity, _released.Enqueue, new SequencePositions(sequenceShards, perShard));
+        return sequenceShards == 1
+            ? new RemoteKvCache(id, capacity, _released.Enqueue)
+            : new RemoteKvCache(id, capacity, _released.Enqueue, SequencePositions.ForCapacity(capacity, sequenceShards, kvTokensPerShard));
     }
 
     public bool SplitsVocabulary => _vocabParts.Count > 1;
@@ -189,11 +188,11 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
     }
 
     /// <summary>Waits for shard calls on the serving thread; an unreachable shard becomes the engine's retryable error.</summary>
-    internal static T Wait<T>(Task<T> calls)
+    static void Wait(Task calls)
     {
         try
         {
-            return calls.GetAwaiter().GetResult();
+            calls.GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException or ShardUnavailableException)
         {
@@ -201,7 +200,12 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         }
     }
 
-    static void Wait(Task calls) => Wait(calls.ContinueWith(t => { t.GetAwaiter().GetResult(); return 0; }, TaskScheduler.Default));
+    /// <inheritdoc cref="Wait(Task)"/>
+    internal static T Wait<T>(Task<T> calls)
+    {
+        Wait((Task)calls);
+        return calls.Result;
+    }
 
     async Task<TensorPayload> ForwardAfter(int stage, Task<TensorPayload> input, Task previousAtStage, Func<TensorPayload, ShardStepRequest> request)
     {

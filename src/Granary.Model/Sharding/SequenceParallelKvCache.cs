@@ -7,9 +7,9 @@ namespace Granary.Model.Sharding;
 /// <see cref="SequenceKvCache"/> of up to <see cref="SequencePositions.CapacityPerShard"/> positions, and which
 /// positions each shard holds (the same on every stage). No shard holds the whole sequence.
 /// </summary>
-public sealed class SequenceParallelKvCache(IReadOnlyList<IReadOnlyList<SequenceKvCache>> byStageAndShard, int capacityPerShard) : IKvCache
+public sealed class SequenceParallelKvCache(IReadOnlyList<IReadOnlyList<SequenceKvCache>> byStageAndShard, SequencePositions positions) : IKvCache
 {
-    public SequencePositions Positions { get; } = new(byStageAndShard[0].Count, capacityPerShard);
+    public SequencePositions Positions { get; } = positions;
 
     public int Capacity => Positions.Capacity;
 

@@ -10,6 +10,16 @@ public sealed class SequencePositions(int numShards, int capacityPerShard)
 {
     readonly List<long>[] _positions = Enumerable.Range(0, numShards).Select(_ => new List<long>()).ToArray();
 
+    /// <summary>
+    /// Positions for a sequence that asked for <paramref name="capacity"/>: split evenly over the shards, at most
+    /// <paramref name="kvTokensPerShard"/> (the shards' KV budget) on each.
+    /// </summary>
+    public static SequencePositions ForCapacity(int capacity, int numShards, int? kvTokensPerShard)
+    {
+        int perShard = (capacity + numShards - 1) / numShards;
+        return new SequencePositions(numShards, kvTokensPerShard is { } budget ? Math.Min(perShard, budget) : perShard);
+    }
+
     public int NumShards => numShards;
 
     public int CapacityPerShard => capacityPerShard;

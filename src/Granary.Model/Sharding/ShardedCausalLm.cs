@@ -124,19 +124,18 @@ public sealed class ShardedCausalLm : IVocabParallelLm
 
     SequenceParallelKvCache NewSequenceParallelCache(int capacity)
     {
-        int perShard = (capacity + Plan.SequenceShards - 1) / Plan.SequenceShards;
-        if (KvTokensPerShard is { } budget) perShard = Math.Min(perShard, budget);
+        var positions = SequencePositions.ForCapacity(capacity, Plan.SequenceShards, KvTokensPerShard);
         var caches = new List<IReadOnlyList<SequenceKvCache>>();
         try
         {
-            foreach (var shards in _stages) caches.Add(shards.Select(shard => shard.NewCache(perShard)).ToList());
+            foreach (var shards in _stages) caches.Add(shards.Select(shard => shard.NewCache(positions.CapacityPerShard)).ToList());
         }
         catch
         {
             foreach (var cache in caches.SelectMany(c => c)) cache.Dispose();
             throw;
         }
-        return new SequenceParallelKvCache(caches, perShard);
+        return new SequenceParallelKvCache(caches, positions);
     }
 
     public Tensor Step(IReadOnlyList<StepInput> inputs)
