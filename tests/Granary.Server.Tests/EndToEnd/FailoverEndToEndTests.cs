@@ -25,21 +25,15 @@ public sealed class FailoverEndToEndTests(ITestOutputHelper output) : IAsyncLife
     const int MaxTokens = 160;
 
     readonly SynthesizedModelFolder _model = new(SynthesizedModelFolder.SmallOptions with { NumLayers = 4, MaxPositionEmbeddings = 1024 });
-    readonly List<GranaryServer> _silos = [];
-    RedisServer? _redis;
+    RedisClusteredSilos? _cluster;
 
-    public async Task InitializeAsync()
-    {
-        _redis = new RedisServer();
-        string[] clustering = ["--redis", _redis.Address, "--cluster-id", $"failover-{Guid.NewGuid():N}", "--plan", "pp=3", "--devices", "2"];
-        for (int i = 0; i < 3; i++) _silos.Add(await GranaryServer.StartAsync(_model.Path, Model, extraArgs: clustering, waitUntilReady: false));
-        foreach (var silo in _silos) await silo.WaitUntilReadyAsync();
-    }
+    IReadOnlyList<GranaryServer> Silos => _cluster!.Silos;
+
+    public async Task InitializeAsync() => _cluster = await RedisClusteredSilos.StartAsync(_model.Path, Model, count: 3, "--plan", "pp=3", "--devices", "2");
 
     public Task DisposeAsync()
     {
-        foreach (var silo in _silos) silo.Dispose();
-        _redis?.Dispose();
+        _cluster?.Dispose();
         _model.Dispose();
         return Task.CompletedTask;
     }
@@ -95,17 +89,17 @@ public sealed class FailoverEndToEndTests(ITestOutputHelper output) : IAsyncLife
     /// <summary>The client's silo and the one to kill, from where /v1/cluster says the router and the shards are.</summary>
     async Task<(GranaryServer Client, GranaryServer Victim)> ChooseSilosAsync(Victim victimKind)
     {
-        using var http = new HttpClient { BaseAddress = _silos[0].HttpAddress };
+        using var http = new HttpClient { BaseAddress = Silos[0].HttpAddress };
         var deployment = (await http.GetFromJsonAsync<JsonElement>("/v1/cluster")).GetProperty("deployments")[0];
         string router = deployment.GetProperty("router").GetString()!;
         var shardSilos = deployment.GetProperty("shards").EnumerateArray().Select(s => s.GetProperty("silo").GetString()!).ToList();
         output.WriteLine($"router {router}; shards on {string.Join(", ", shardSilos)}");
         bool Holds(GranaryServer silo, string address) => address.Contains($"127.0.0.1:{silo.SiloPort}");
-        var routerSilo = _silos.Single(s => Holds(s, router));
+        var routerSilo = Silos.Single(s => Holds(s, router));
         bool killsRouter = victimKind != Victim.ShardSilo;
-        var victim = killsRouter ? routerSilo : _silos.First(s => s != routerSilo);
+        var victim = killsRouter ? routerSilo : Silos.First(s => s != routerSilo);
         Assert.Contains(shardSilos, address => Holds(victim, address)); // the victim holds a stage
-        var client = killsRouter ? _silos.First(s => s != routerSilo) : routerSilo;
+        var client = killsRouter ? Silos.First(s => s != routerSilo) : routerSilo;
         return (client, victim);
     }
 

@@ -17,23 +17,15 @@ public sealed class PipelineClusterEndToEndTests : IAsyncLifetime
     const string Model = "tiny-pp3";
 
     readonly SynthesizedModelFolder _model = new(SynthesizedModelFolder.SmallOptions with { NumLayers = 4 });
-    readonly List<GranaryServer> _silos = [];
-    RedisServer? _redis;
-    string[] _clustering = [];
+    RedisClusteredSilos? _cluster;
 
-    public async Task InitializeAsync()
-    {
-        _redis = new RedisServer();
-        _clustering = ["--redis", _redis.Address, "--cluster-id", $"pp-{Guid.NewGuid():N}", "--plan", "pp=3"];
-        // One at a time, so they do not race to create the membership table; none is ready before all three are up.
-        for (int i = 0; i < 3; i++) _silos.Add(await GranaryServer.StartAsync(_model.Path, Model, extraArgs: _clustering, waitUntilReady: false));
-        foreach (var silo in _silos) await silo.WaitUntilReadyAsync();
-    }
+    IReadOnlyList<GranaryServer> Silos => _cluster!.Silos;
+
+    public async Task InitializeAsync() => _cluster = await RedisClusteredSilos.StartAsync(_model.Path, Model, count: 3, "--plan", "pp=3");
 
     public Task DisposeAsync()
     {
-        foreach (var silo in _silos) silo.Dispose();
-        _redis?.Dispose();
+        _cluster?.Dispose();
         _model.Dispose();
         return Task.CompletedTask;
     }
@@ -44,14 +36,14 @@ public sealed class PipelineClusterEndToEndTests : IAsyncLifetime
         const string prompt = "def fibonacci(n):";
         string expected = ReferenceText(prompt, maxTokens: 10);
 
-        foreach (var silo in _silos)
+        foreach (var silo in Silos)
         {
             using var http = new HttpClient { BaseAddress = silo.HttpAddress, Timeout = TimeSpan.FromSeconds(60) };
             var text = await Complete(http, prompt, maxTokens: 10);
             Assert.Equal(expected, text);
         }
 
-        using var client = new HttpClient { BaseAddress = _silos[0].HttpAddress };
+        using var client = new HttpClient { BaseAddress = Silos[0].HttpAddress };
         var cluster = await client.GetFromJsonAsync<JsonElement>("/v1/cluster");
         var deployment = cluster.GetProperty("deployments")[0];
         Assert.Equal("pp=3", deployment.GetProperty("plan").GetString());

@@ -11,26 +11,17 @@ public sealed class RedisClusterFixture : IAsyncLifetime
     public const string Model = "tiny";
 
     readonly SynthesizedModelFolder _model = new(SynthesizedModelFolder.SmallOptions);
-    readonly List<GranaryServer> _silos = [];
-    RedisServer? _redis;
+    RedisClusteredSilos? _cluster;
 
-    public IReadOnlyList<GranaryServer> Silos => _silos;
+    public IReadOnlyList<GranaryServer> Silos => _cluster!.Silos;
 
     public string ModelDirectory => _model.Path;
 
-    public async Task InitializeAsync()
-    {
-        _redis = new RedisServer();
-        string[] clustering = ["--redis", _redis.Address, "--cluster-id", $"e2e-{Guid.NewGuid():N}"];
-        // The first silo is up before the second joins, so they do not race to create the membership table.
-        _silos.Add(await GranaryServer.StartAsync(_model.Path, Model, extraArgs: clustering));
-        _silos.Add(await GranaryServer.StartAsync(_model.Path, Model, extraArgs: clustering));
-    }
+    public async Task InitializeAsync() => _cluster = await RedisClusteredSilos.StartAsync(_model.Path, Model, count: 2);
 
     public Task DisposeAsync()
     {
-        foreach (var silo in _silos) silo.Dispose();
-        _redis?.Dispose();
+        _cluster?.Dispose();
         _model.Dispose();
         return Task.CompletedTask;
     }
