@@ -152,6 +152,7 @@ public sealed class PrefixCache : IDisposable
     {
         long tick = ++_tick;
         int numCopied = 0;
+        bool programChanged = false;
         ulong hash = BlockHash.Root(tenant);
         KvBlock? parent = null;
         var tokens = tokenIds as int[] ?? tokenIds.ToArray();
@@ -163,7 +164,11 @@ public sealed class PrefixCache : IDisposable
             {
                 if (block.Tenant != tenant || !block.TokenIds.AsSpan().SequenceEqual(span)) break; // a collision: keep the first
                 block.LastUsed = tick;
-                if (program is not null) block.Program = program;
+                if (program is not null && block.Program != program)
+                {
+                    block.Program = program;
+                    programChanged = true;
+                }
                 parent = block;
                 continue;
             }
@@ -176,7 +181,8 @@ public sealed class PrefixCache : IDisposable
             parent = block;
             numCopied++;
         }
-        if (numCopied > 0 && _pins.Count > 0) ApplyPins();
+        // Every change that can move a pin applies the pins at once, so ExpirePins has nothing to redo unless one ended.
+        if ((numCopied > 0 || programChanged) && _pins.Count > 0) ApplyPins();
         return numCopied;
     }
 
@@ -213,6 +219,7 @@ public sealed class PrefixCache : IDisposable
         if (_pins.Count == 0) return 0;
         var now = _clock.GetUtcNow();
         var expired = _pins.Where(p => p.Value <= now).Select(p => p.Key).ToList();
+        if (expired.Count == 0) return 0; // runs before every step: no scan of the blocks unless a pin ended
         foreach (var key in expired) _pins.Remove(key);
         var wasPinned = _blocks.Values.Where(b => b.IsPinned).ToList();
         ApplyPins();

@@ -24,18 +24,17 @@ public sealed class Scheduler
     readonly SchedulerOptions _options;
     readonly Func<int, IKvCache> _allocateCache;
     readonly SpeculationPlanner? _speculation;
+    readonly KvTierManager? _kvTiers;
     readonly LinkedList<Sequence> _waiting = new();
     readonly List<Sequence> _running = [];
 
-    readonly KvTierManager? _kvTiers;
-
     public Scheduler(SchedulerOptions options, Func<int, IKvCache> allocateCache, SpeculationPlanner? speculation = null, KvTierManager? kvTiers = null)
     {
-        _kvTiers = kvTiers;
         if (options.Validate() is { } problem) throw new ArgumentException(problem, nameof(options));
         _options = options;
         _allocateCache = allocateCache;
         _speculation = speculation;
+        _kvTiers = kvTiers;
     }
 
     public SpeculationPlanner? Speculation => _speculation;
