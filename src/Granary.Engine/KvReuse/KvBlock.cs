@@ -32,8 +32,8 @@ public sealed class KvBlock
 
     public KvTier Tier { get; internal set; }
 
-    /// <summary>What the tier's store handed back for the block's KV.</summary>
-    internal object? Handle { get; set; }
+    /// <summary>The block's name in the <see cref="IKvBlockStorage"/> (a promoted block gets a new one).</summary>
+    internal long Id { get; set; }
 
     /// <summary>The program that last wrote or reused it (pins apply per program).</summary>
     public string? Program { get; internal set; }

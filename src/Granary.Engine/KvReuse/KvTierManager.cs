@@ -58,7 +58,7 @@ public sealed class KvTierManager : IDisposable
     internal int OnAdmitted(Sequence sequence)
     {
         var request = sequence.Request;
-        if (sequence.Cache is not { CanTransferPositions: true } cache) return 0;
+        if (sequence.Cache is not { } cache || !Cache.Storage.CanTransfer(cache)) return 0;
         if (request.Program is { } program) Cache.Unpin(request.Tenant, program);
         // NOTE: the last prompt token is always computed again: its forward gives the logits of the first output token.
         var matched = Cache.Match(request.Tenant, request.PromptTokenIds, request.PromptTokenIds.Count - 1);
@@ -68,7 +68,7 @@ public sealed class KvTierManager : IDisposable
     /// <summary>Keeps a finished turn's KV; pins it when the turn waits on a tool.</summary>
     internal void OnFinished(Sequence sequence)
     {
-        if (sequence.Cache is not { CanTransferPositions: true } cache) return;
+        if (sequence.Cache is not { } cache || !Cache.Storage.CanTransfer(cache)) return;
         var request = sequence.Request;
         var tokens = Enumerable.Range(0, cache.Length).Select(sequence.TokenAt).ToArray();
         Cache.Insert(request.Tenant, request.Program, tokens, cache);

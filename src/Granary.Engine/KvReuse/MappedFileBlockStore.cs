@@ -7,7 +7,8 @@ namespace Granary.Engine.KvReuse;
 /// The cxl tier as a memory-mapped DAX device or file. CXL Type-3 memory appears to Linux either as a NUMA
 /// node (<see cref="NumaBlockStore"/>) or, through devdax/fsdax, as a device mapped like a file; this store
 /// covers the second, and any plain file (what tests use). A directory gets a file of its own, sized for the
-/// capacity and deleted on dispose; a device or an existing file is mapped as it is and must be large enough.
+/// capacity and deleted on dispose; a device or an existing file is mapped as it is and must be large enough
+/// (several stores may share one, each from its own <c>offset</c>).
 /// </summary>
 public sealed class MappedFileBlockStore : SlottedBlockStore
 {
@@ -15,7 +16,7 @@ public sealed class MappedFileBlockStore : SlottedBlockStore
     readonly MemoryMappedViewAccessor _view;
     readonly string? _ownedFile;
 
-    public MappedFileBlockStore(string path, int capacityBlocks, long[] blockShape, ScalarType dtype) : base(capacityBlocks, blockShape, dtype)
+    public MappedFileBlockStore(string path, int capacityBlocks, long[] blockShape, ScalarType dtype, long offset = 0) : base(capacityBlocks, blockShape, dtype)
     {
         if (Directory.Exists(path))
         {
@@ -25,12 +26,12 @@ public sealed class MappedFileBlockStore : SlottedBlockStore
         else if (File.Exists(path))
         {
             long length = new FileInfo(path).Length;
-            if (length != 0 && length < NumBytesReserved)
-                throw new ArgumentException($"the cxl path {path} holds {length} bytes but the tier needs {NumBytesReserved}", nameof(path));
+            if (length != 0 && length < offset + NumBytesReserved)
+                throw new ArgumentException($"the cxl path {path} holds {length} bytes but the tier needs {offset + NumBytesReserved}", nameof(path));
             _file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.ReadWrite);
         }
         else throw new DirectoryNotFoundException($"the cxl path {path} does not exist");
-        _view = _file.CreateViewAccessor(0, NumBytesReserved, MemoryMappedFileAccess.ReadWrite);
+        _view = _file.CreateViewAccessor(_ownedFile is null ? offset : 0, NumBytesReserved, MemoryMappedFileAccess.ReadWrite);
     }
 
     protected override void Write(long offset, byte[] bytes) => _view.WriteArray(offset, bytes, 0, bytes.Length);

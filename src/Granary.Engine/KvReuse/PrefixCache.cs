@@ -18,29 +18,35 @@ public sealed class PrefixCache : IDisposable
 {
     readonly KvReuseOptions _options;
     readonly TimeProvider _clock;
-    readonly Device _modelDevice;
+    readonly IKvBlockStorage _storage;
     readonly Dictionary<ulong, KvBlock> _blocks = [];
-    readonly IKvBlockStore?[] _stores = new IKvBlockStore?[3];
     readonly int[] _capacities = new int[3];
     readonly int[] _numBlocks = new int[3];
     readonly long[] _numHits = new long[3];
     readonly Dictionary<(string? Tenant, string Program), DateTimeOffset> _pins = [];
     long _tick;
+    long _nextBlockId;
 
-    public PrefixCache(KvReuseOptions options, TimeProvider clock, Device modelDevice, IKvBlockStore device, IKvBlockStore? host = null, IKvBlockStore? cxl = null)
+    public PrefixCache(KvReuseOptions options, TimeProvider clock, IKvBlockStorage storage)
     {
         if (options.Validate() is { } problem) throw new ArgumentException(problem, nameof(options));
         _options = options;
         _clock = clock;
-        _modelDevice = modelDevice;
-        _stores[0] = device;
-        _stores[1] = host;
-        _stores[2] = cxl;
+        _storage = storage;
         _capacities[0] = options.DeviceCapacityBlocks;
-        _capacities[1] = host is null ? 0 : options.HostCapacityBlocks;
-        _capacities[2] = cxl is null ? 0 : options.CxlCapacityBlocks;
+        _capacities[1] = storage.HasTier(KvTier.Host) ? options.HostCapacityBlocks : 0;
+        _capacities[2] = storage.HasTier(KvTier.Cxl) ? options.CxlCapacityBlocks : 0;
         KvTierMetrics.Track(this);
     }
+
+    /// <summary>A cache over stores on one device.</summary>
+    public PrefixCache(KvReuseOptions options, TimeProvider clock, Device modelDevice, IKvBlockStore device, IKvBlockStore? host = null, IKvBlockStore? cxl = null)
+        : this(options, clock, new LocalKvBlockStorage(modelDevice, device, host, cxl))
+    {
+    }
+
+    /// <summary>Where the blocks' KV is kept.</summary>
+    public IKvBlockStorage Storage => _storage;
 
     public int BlockSize => _options.BlockSize;
 
@@ -48,7 +54,7 @@ public sealed class PrefixCache : IDisposable
 
     public int NumBlocks(KvTier tier) => _numBlocks[(int)tier];
 
-    public long NumBytes(KvTier tier) => _stores[(int)tier]?.NumBytes ?? 0;
+    public long NumBytes(KvTier tier) => _storage.NumBytes(tier);
 
     /// <summary>Blocks reused from <paramref name="tier"/> (counted where they were when the request came).</summary>
     public long NumHits(KvTier tier) => _numHits[(int)tier];
@@ -108,7 +114,7 @@ public sealed class PrefixCache : IDisposable
         {
             int tier = (int)block.Tier;
             long startedAt = Stopwatch.GetTimestamp();
-            using (var kv = StoreOf(block.Tier).Load(block.Handle!, _modelDevice)) cache.ImportPositions(kv);
+            _storage.Restore(block.Id, block.Tier, cache);
             seconds[tier] += Stopwatch.GetElapsedTime(startedAt).TotalSeconds;
             numBlocks[tier]++;
         }
@@ -117,28 +123,27 @@ public sealed class PrefixCache : IDisposable
             _numHits[(int)tier] += numBlocks[(int)tier];
             KvTierMetrics.RecordRestore(tier, numBlocks[(int)tier], seconds[(int)tier]);
         }
-        foreach (var block in matched)
-            if (block.Tier != KvTier.Device) Promote(block, tick);
+        for (int i = 0; i < matched.Count; i++)
+            if (matched[i].Tier != KvTier.Device) Promote(matched[i], cache, i * BlockSize, tick);
         return matched.Count * BlockSize;
     }
 
-    // The block leaves its tier first, so that the blocks the device pushes down can take its place there.
-    void Promote(KvBlock block, long protectTick)
+    // The block leaves its tier first, so that the blocks the device pushes down can take its place there; its
+    // KV comes back from the request's cache, where the restore just put it.
+    void Promote(KvBlock block, IKvCache cache, int start, long protectTick)
     {
         var from = block.Tier;
-        using var kv = StoreOf(from).Load(block.Handle!, _modelDevice);
-        StoreOf(from).Free(block.Handle!);
+        _storage.Free(block.Id, from);
         _numBlocks[(int)from]--;
         var to = MakeRoom(KvTier.Device, protectTick) ? KvTier.Device : from;
         if (to == from && !MakeRoom(from, protectTick))
         {
-            block.Tier = from;
             _numBlocks[(int)from]++;
-            block.Handle = null;
             DropWithoutStore(block);
             return;
         }
-        block.Handle = StoreOf(to).Store(kv);
+        block.Id = ++_nextBlockId; // a new id: the freed copy may still be on its way out
+        _storage.Save(block.Id, cache, start, BlockSize, to);
         block.Tier = to;
         _numBlocks[(int)to]++;
     }
@@ -173,8 +178,8 @@ public sealed class PrefixCache : IDisposable
                 continue;
             }
             if (!MakeRoom(KvTier.Device, tick)) break;
-            block = new KvBlock(tenant, hash, parent, span.ToArray()) { Tier = KvTier.Device, LastUsed = tick, Program = program };
-            using (var kv = cache.ExportPositions(start, BlockSize)) block.Handle = StoreOf(KvTier.Device).Store(kv);
+            block = new KvBlock(tenant, hash, parent, span.ToArray()) { Tier = KvTier.Device, LastUsed = tick, Program = program, Id = ++_nextBlockId };
+            _storage.Save(block.Id, cache, start, BlockSize, KvTier.Device);
             parent?.Children.Add(block);
             _blocks[hash] = block;
             _numBlocks[0]++;
@@ -249,7 +254,7 @@ public sealed class PrefixCache : IDisposable
     bool MakeRoom(KvTier tier, long protectTick)
     {
         int t = (int)tier;
-        if (_capacities[t] == 0 || _stores[t] is null) return false;
+        if (_capacities[t] == 0) return false;
         while (_numBlocks[t] >= _capacities[t])
         {
             if (Victim(tier, protectTick, includePinned: false) is not { } victim) return false;
@@ -277,11 +282,7 @@ public sealed class PrefixCache : IDisposable
 
     void Move(KvBlock block, KvTier to)
     {
-        var from = StoreOf(block.Tier);
-        var target = StoreOf(to);
-        var oldHandle = block.Handle!;
-        using (var kv = from.Load(oldHandle, to == KvTier.Device ? _modelDevice : CPU)) block.Handle = target.Store(kv);
-        from.Free(oldHandle);
+        _storage.Move(block.Id, block.Tier, to);
         _numBlocks[(int)block.Tier]--;
         _numBlocks[(int)to]++;
         block.Tier = to;
@@ -289,7 +290,7 @@ public sealed class PrefixCache : IDisposable
 
     void Drop(KvBlock block)
     {
-        StoreOf(block.Tier).Free(block.Handle!);
+        _storage.Free(block.Id, block.Tier);
         DropWithoutStore(block);
     }
 
@@ -302,12 +303,10 @@ public sealed class PrefixCache : IDisposable
         NumDropped++;
     }
 
-    IKvBlockStore StoreOf(KvTier tier) => _stores[(int)tier] ?? throw new InvalidOperationException($"the {tier.Label()} tier is off");
-
     public void Dispose()
     {
         KvTierMetrics.Untrack(this);
-        foreach (var store in _stores) store?.Dispose();
+        _storage.Dispose();
         _blocks.Clear();
         Array.Clear(_numBlocks);
     }

@@ -1,0 +1,150 @@
+using Granary.Model.KvCache;
+using static TorchSharp.torch;
+
+namespace Granary.Engine.KvReuse;
+
+/// <summary>
+/// The blocks of a model on one device, in up to three stores (device, host, cxl). Saving and restoring copy
+/// on the caller's thread (the sequence's cache is only valid there); moves between tiers and frees run in
+/// order on a background task, so demoting many blocks at once (a pin running out, room for a new request)
+/// never holds up a decode step. A restore first waits for the block's own pending operations.
+/// </summary>
+public sealed class LocalKvBlockStorage : IKvBlockStorage
+{
+    readonly Device _modelDevice;
+    readonly IKvBlockStore?[] _stores = new IKvBlockStore?[3];
+    readonly Dictionary<long, object> _handles = []; // guarded by _gate: the background task writes it too
+    readonly Lock _gate = new();
+    readonly long[] _numBytes = new long[3];
+    readonly Dictionary<long, long> _blockBytes = [];
+    readonly Dictionary<long, Task> _pending = [];
+    Task _tail = Task.CompletedTask;
+    Exception? _fault;
+
+    public LocalKvBlockStorage(Device modelDevice, IKvBlockStore device, IKvBlockStore? host = null, IKvBlockStore? cxl = null)
+    {
+        _modelDevice = modelDevice;
+        _stores[0] = device;
+        _stores[1] = host;
+        _stores[2] = cxl;
+    }
+
+    public bool HasTier(KvTier tier) => _stores[(int)tier] is not null;
+
+    public long NumBytes(KvTier tier) => _numBytes[(int)tier];
+
+    public bool CanTransfer(IKvCache cache) => cache.CanTransferPositions;
+
+    public void Save(long blockId, IKvCache cache, int start, int count, KvTier tier)
+    {
+        ThrowIfFaulted();
+        var kv = cache.ExportPositions(start, count);
+        long bytes = kv.NumberOfElements * kv.ElementSize;
+        _blockBytes[blockId] = bytes;
+        _numBytes[(int)tier] += bytes;
+        if (tier == KvTier.Device)
+        {
+            using (kv)
+            lock (_gate) _handles[blockId] = StoreOf(tier).Store(kv);
+            return;
+        }
+        Enqueue(blockId, () =>
+        {
+            using (kv)
+            lock (_gate) _handles[blockId] = StoreOf(tier).Store(kv);
+        });
+    }
+
+    public void Restore(long blockId, KvTier tier, IKvCache cache)
+    {
+        ThrowIfFaulted();
+        if (_pending.Remove(blockId, out var pending)) pending.GetAwaiter().GetResult();
+        Tensor kv;
+        lock (_gate) kv = StoreOf(tier).Load(HandleOf(blockId), _modelDevice);
+        using (kv) cache.ImportPositions(kv);
+    }
+
+    public void Move(long blockId, KvTier from, KvTier to)
+    {
+        ThrowIfFaulted();
+        long bytes = _blockBytes[blockId];
+        _numBytes[(int)from] -= bytes;
+        _numBytes[(int)to] += bytes;
+        var (source, target) = (StoreOf(from), StoreOf(to));
+        var device = to == KvTier.Device ? _modelDevice : CPU;
+        Enqueue(blockId, () =>
+        {
+            lock (_gate)
+            {
+                var handle = HandleOf(blockId);
+                using (var kv = source.Load(handle, device)) _handles[blockId] = target.Store(kv);
+                source.Free(handle);
+            }
+        });
+    }
+
+    public void Free(long blockId, KvTier tier)
+    {
+        ThrowIfFaulted();
+        if (_blockBytes.Remove(blockId, out long bytes)) _numBytes[(int)tier] -= bytes;
+        var store = StoreOf(tier);
+        Enqueue(blockId, () =>
+        {
+            lock (_gate)
+            {
+                if (_handles.Remove(blockId, out var handle)) store.Free(handle);
+            }
+        });
+        _pending.Remove(blockId); // nothing reads a freed block again
+    }
+
+    /// <summary>Waits until every move and free asked for so far is done (tests, benchmarks, shutdown).</summary>
+    public void Flush()
+    {
+        _tail.GetAwaiter().GetResult();
+        _pending.Clear();
+        ThrowIfFaulted();
+    }
+
+    // One background chain for all blocks: slots a move frees are free before a later move fills them.
+    void Enqueue(long blockId, Action operation)
+    {
+        _tail = _tail.ContinueWith(_ =>
+        {
+            try
+            {
+                operation();
+            }
+            catch (Exception e)
+            {
+                _fault ??= e;
+            }
+        }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        _pending[blockId] = _tail;
+        if (_pending.Count > 4096) // forget the finished ones now and then, so the map stays small
+            foreach (var done in _pending.Where(p => p.Value.IsCompleted).Select(p => p.Key).ToList()) _pending.Remove(done);
+    }
+
+    void ThrowIfFaulted()
+    {
+        if (_fault is { } fault) throw new InvalidOperationException($"moving a KV block between tiers failed: {fault.Message}", fault);
+    }
+
+    object HandleOf(long blockId) =>
+        _handles.TryGetValue(blockId, out var handle) ? handle : throw new InvalidOperationException($"KV block {blockId} is not stored");
+
+    IKvBlockStore StoreOf(KvTier tier) => _stores[(int)tier] ?? throw new InvalidOperationException($"the {tier.Label()} tier is off");
+
+    public void Dispose()
+    {
+        try
+        {
+            _tail.GetAwaiter().GetResult();
+        }
+        finally
+        {
+            foreach (var store in _stores) store?.Dispose();
+            _handles.Clear();
+        }
+    }
+}

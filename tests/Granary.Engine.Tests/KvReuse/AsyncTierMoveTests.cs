@@ -1,0 +1,80 @@
+using Granary.Engine.KvReuse;
+using Granary.TestKit;
+using static Granary.Engine.Tests.KvReuse.BlockCaches;
+using static TorchSharp.torch;
+
+namespace Granary.Engine.Tests.KvReuse;
+
+/// <summary>Moves between tiers run off the caller's thread, in order, and a restore waits for its own block's.</summary>
+public sealed class AsyncTierMoveTests
+{
+    static readonly TimeSpan Hang = TimeSpan.FromSeconds(30); // only a deadlock would take this long
+
+    /// <summary>A host store whose stores wait until the test opens its gate.</summary>
+    sealed class GatedStore(IKvBlockStore inner) : IKvBlockStore
+    {
+        public ManualResetEventSlim Gate { get; } = new(false);
+
+        public int NumStoreCalls;
+
+        public KvTier Tier => inner.Tier;
+
+        public long NumBytes => inner.NumBytes;
+
+        public object Store(Tensor kv)
+        {
+            Interlocked.Increment(ref NumStoreCalls);
+            if (!Gate.Wait(Hang)) throw new TimeoutException("the test never opened the gate");
+            return inner.Store(kv);
+        }
+
+        public Tensor Load(object handle, Device device) => inner.Load(handle, device);
+
+        public void Free(object handle) => inner.Free(handle);
+
+        public void Dispose() => inner.Dispose();
+    }
+
+    [Fact]
+    public void A_demotion_does_not_wait_for_the_lower_tier_and_a_restore_of_that_block_waits_for_it()
+    {
+        var host = new GatedStore(TensorBlockStore.HostFor(CPU));
+        var storage = new LocalKvBlockStorage(CPU, new TensorBlockStore(KvTier.Device, CPU, pinsMemory: false), host);
+        using var cache = new PrefixCache(new KvReuseOptions { BlockSize = BlockSize, DeviceCapacityBlocks = 1, HostCapacityBlocks = 4 }, new SimulatedClock(), storage);
+        Keep(cache, "t", Tokens(0, 4));   // A on the device
+
+        // B needs the device: A moves to host while the host store is blocked, and Insert returns anyway.
+        var insert = Task.Run(() => Keep(cache, "t", Tokens(10, 4)));
+        Assert.True(insert.Wait(Hang), "Insert waited for the demotion");
+        Assert.Equal(KvTier.Host, cache.Match("t", Tokens(0, 5), 4).Single().Tier);
+        SpinWait.SpinUntil(() => Volatile.Read(ref host.NumStoreCalls) == 1, Hang);
+        Assert.Equal(1, host.NumStoreCalls); // the copy has started and is stuck in the store
+
+        using var restored = Empty(8);
+        var matched = cache.Match("t", Tokens(0, 5), 4);
+        var restore = Task.Run(() => cache.Restore(matched, restored));
+        Assert.False(restore.Wait(TimeSpan.FromMilliseconds(200)), "the restore read the block before its move ended");
+        host.Gate.Set();
+        Assert.True(restore.Wait(Hang));
+        Assert.Equal(Tokens(0, 4), TokensIn(restored));
+    }
+
+    [Fact]
+    public void Many_moves_in_a_row_keep_their_order_through_a_full_cxl_tier()
+    {
+        using var folder = new TempDirectory();
+        using var cache = New(new SimulatedClock(), deviceBlocks: 1, hostBlocks: 1, cxlBlocks: 2, cxlPath: folder.Path);
+        // Each Keep pushes the older blocks one tier down; the cxl store has exactly 2 slots, so a move that ran
+        // before the free of the block it replaces would find the store full.
+        for (int i = 0; i < 12; i++) Keep(cache, "t", Tokens(100 * i, 4));
+        ((LocalKvBlockStorage)cache.Storage).Flush();
+        Assert.Equal([1, 1, 2], KvTierNames.All.Select(cache.NumBlocks));
+        Assert.Equal(8, cache.NumDropped);
+        foreach (int i in new[] { 8, 9 })
+        {
+            using var restored = Empty(8);
+            cache.Restore(cache.Match("t", Tokens(100 * i, 5), 4), restored);
+            Assert.Equal(Tokens(100 * i, 4), TokensIn(restored));
+        }
+    }
+}
