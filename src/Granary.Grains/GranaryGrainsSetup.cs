@@ -1,4 +1,6 @@
+using Granary.Engine.KvReuse;
 using Granary.Grains.Deployments;
+using Granary.Grains.KvTiers;
 using Granary.Grains.Sharding;
 using Orleans.Runtime.Placement;
 using Microsoft.Extensions.DependencyInjection;
@@ -17,10 +19,14 @@ public static class GranaryGrainsSetup
         services.AddSerializer(serializer => serializer.AddJsonSerializer(
             isSupported: type => type.Namespace?.StartsWith("Granary.Abstractions", StringComparison.Ordinal) == true));
 
-    /// <summary>What a silo needs to hold shards: its device slots, in-process TP groups, the silo-pinned placement.</summary>
-    public static IServiceCollection AddGranaryShards(this IServiceCollection services, int deviceSlots = 1)
+    /// <summary>
+    /// What a silo needs to hold shards: its device slots, in-process TP groups, the silo-pinned placement, and
+    /// the cxl memory (if any) its KV tier grain keeps its shards' demoted blocks in.
+    /// </summary>
+    public static IServiceCollection AddGranaryShards(this IServiceCollection services, int deviceSlots = 1, CxlMemory? cxl = null)
     {
         services.AddSingleton(new SiloDevices(deviceSlots));
+        services.AddSingleton(new KvTierSilo(cxl));
         services.AddSingleton<LocalShardGroups>();
         services.AddPlacementDirector<SiloPinnedPlacement, SiloPinnedPlacementDirector>();
         return services;

@@ -33,6 +33,15 @@ public sealed record DeploymentStatus
     /// <summary>Accepted / draft tokens so far (0 before any).</summary>
     public double SpecDecodeAcceptanceRate { get; init; }
 
+    /// <summary>With the KV tier on: prompt tokens served from cached blocks so far (vllm:prefix_cache_hits).</summary>
+    public long PrefixCacheHitTokens { get; init; }
+
+    /// <summary>With the KV tier on: blocks reused so far from the device, host and cxl tiers (in that order).</summary>
+    public long[] KvTierHits { get; init; } = [];
+
+    /// <summary>With the KV tier on: blocks on the device, host and cxl tiers now.</summary>
+    public int[] KvTierBlocks { get; init; } = [];
+
     /// <summary>Silo that hosts the router (and, until shards are spread, the model).</summary>
     public string? Host { get; init; }
 }

@@ -7,6 +7,7 @@ using Granary.Engine.Scheduling;
 using Granary.Engine.Serving;
 using Granary.Engine.Speculation;
 using Granary.Grains.Deployments;
+using Granary.Grains.KvTiers;
 using Granary.Grains.Sharding;
 using Granary.Model.Configuration;
 using Granary.Model.Loading;
@@ -79,8 +80,11 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             var scheduler = deployment.KvTokensPerShard is { } perShard
                 ? deployment.Scheduler with { MaxSequenceTokens = perShard * deployment.Plan.SequenceShards }
                 : deployment.Scheduler;
-            // NOTE: a sharded plan's caches cannot move positions yet, so there the tier only orders programs (no reuse).
-            _kvTiers = deployment.KvReuse is { } kvReuse ? KvTierSetup.For(_model, kvReuse, TimeProvider.System, deployment.Cxl) : null;
+            // On a sharded plan each shard keeps its own slice of every block (its silo's tier grain the lower tiers).
+            _kvTiers = deployment.KvReuse is not { } kvReuse ? null
+                : _model is GrainShardedCausalLm sharded
+                    ? KvTierSetup.For(_model, kvReuse, TimeProvider.System, storage: await ShardKvTierCheck.StorageFor(sharded, kvReuse, _shards, GrainFactory))
+                    : KvTierSetup.For(_model, kvReuse, TimeProvider.System, deployment.Cxl);
             _engine = new InferenceEngine(_model, tokenizer, scheduler, _draft, deployment.Speculation, _kvTiers);
             _loop = new ServingLoop(_engine, $"granary-router-{deployment.Name}", new StepMetricLabels(deployment.Name, IsWholeModel: deployment.Plan.IsSingle));
             logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}, in {Seconds:F1} s{Draft}", deployment.Name,
@@ -182,6 +186,9 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             SpecDecodeNumDraftTokens = _engine.SpeculationStats.NumDraftTokens,
             SpecDecodeNumAcceptedTokens = _engine.SpeculationStats.NumAcceptedTokens,
             SpecDecodeAcceptanceRate = _engine.SpeculationStats.AcceptanceRate,
+            PrefixCacheHitTokens = _kvTiers?.Cache.NumHitTokens ?? 0,
+            KvTierHits = _kvTiers is { } tiers ? KvTierNames.All.Select(tiers.Cache.NumHits).ToArray() : [],
+            KvTierBlocks = _kvTiers is { } kv ? KvTierNames.All.Select(kv.Cache.NumBlocks).ToArray() : [],
         };
     }
 

@@ -30,6 +30,7 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
 {
     readonly IReadOnlyList<(IVocabPartGrain Shard, VocabRange Range)> _vocabParts = vocabParts ?? [];
     readonly ConcurrentQueue<long> _released = new();
+    readonly ConcurrentQueue<KvTiers.KvBlockOp> _kvOps = new();
     long _nextSequenceId;
     long _nextStepId;
 
@@ -51,9 +52,15 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
     {
         long id = Interlocked.Increment(ref _nextSequenceId);
         return sequenceShards == 1
-            ? new RemoteKvCache(id, capacity, _released.Enqueue)
-            : new RemoteKvCache(id, capacity, _released.Enqueue, SequencePositions.ForCapacity(capacity, sequenceShards, kvTokensPerShard));
+            ? new RemoteKvCache(id, capacity, _released.Enqueue, owner: this)
+            : new RemoteKvCache(id, capacity, _released.Enqueue, SequencePositions.ForCapacity(capacity, sequenceShards, kvTokensPerShard), this);
     }
+
+    /// <summary>Whether this model made <paramref name="cache"/> (so its shards hold that sequence's KV).</summary>
+    internal bool Made(RemoteKvCache cache) => ReferenceEquals(cache.Owner, this);
+
+    /// <summary>Sends a KV tier operation to every shard with the next step (<see cref="KvTiers.ShardKvBlockStorage"/>).</summary>
+    internal void QueueKvOp(KvTiers.KvBlockOp op) => _kvOps.Enqueue(op);
 
     public bool SplitsVocabulary => _vocabParts.Count > 1;
 
@@ -99,9 +106,13 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         StepInput.CheckAll(inputs);
         var caches = inputs.Select(i => i.Cache as RemoteKvCache
             ?? throw new ArgumentException("every input of a sharded step needs a cache this model made")).ToList();
+        // The tier's operations first: a finished sequence's blocks are saved before its cache is released.
+        var kvOps = new List<KvTiers.KvBlockOp>();
+        while (_kvOps.TryDequeue(out var op)) kvOps.Add(op);
         var released = new List<long>();
         while (_released.TryDequeue(out long id)) released.Add(id);
-        if (sequenceShards > 1) return [RunSequenceParallelStages(inputs, caches, released.ToArray())];
+        var kvOpsHere = kvOps.Count == 0 ? null : kvOps.ToArray();
+        if (sequenceShards > 1) return [RunSequenceParallelStages(inputs, caches, released.ToArray(), kvOpsHere)];
 
         long started = Stopwatch.GetTimestamp();
         var microBatches = Split(inputs.Count, MicroBatches.Choose(inputs.Count));
@@ -115,7 +126,8 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
             var segments = part.Select((input, i) => new ShardSegment(caches[start + i].SequenceId, input.TokenIds.Count, caches[start + i].Length, caches[start + i].Capacity)).ToArray();
             long stepId = Interlocked.Increment(ref _nextStepId);
             long[] releasedHere = m == 0 ? released.ToArray() : [];
-            requests[m] = input => new ShardStepRequest(stepId, input, layout.Positions, layout.LogitRows, segments, releasedHere);
+            var opsHere = m == 0 ? kvOpsHere : null;
+            requests[m] = input => new ShardStepRequest(stepId, input, layout.Positions, layout.LogitRows, segments, releasedHere, KvOps: opsHere);
             using var ids = tensor(layout.TokenIds, int64);
             var idsPayload = TensorPayload.From(ids);
             chains[m] = SplitsVocabulary ? EmbedAsync(idsPayload) : Task.FromResult(idsPayload);
@@ -135,7 +147,7 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         return outputs;
     }
 
-    TensorPayload RunSequenceParallelStages(IReadOnlyList<StepInput> inputs, IReadOnlyList<RemoteKvCache> caches, long[] released)
+    TensorPayload RunSequenceParallelStages(IReadOnlyList<StepInput> inputs, IReadOnlyList<RemoteKvCache> caches, long[] released, KvTiers.KvBlockOp[]? kvOps)
     {
         long started = Stopwatch.GetTimestamp();
         var layout = StepLayout.Of(inputs);
@@ -158,7 +170,7 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
                 var rows = input.index_select(0, tensor(split.Rows(q), int64));
                 var segments = inputs.Select((_, i) => new ShardSegment(caches[i].SequenceId, split.Assigned[i][q].Length,
                     caches[i].Positions!.Of(q).Count, caches[i].Positions!.CapacityPerShard)).ToArray();
-                var request = new ShardStepRequest(stepId, TensorPayload.From(rows), split.Positions(q), last ? split.LogitRows(q) : [], segments, released, wire);
+                var request = new ShardStepRequest(stepId, TensorPayload.From(rows), split.Positions(q), last ? split.LogitRows(q) : [], segments, released, wire, kvOps);
                 return shard.Forward(request);
             }).ToList();
             long callStarted = Stopwatch.GetTimestamp();

@@ -9,7 +9,7 @@ namespace Granary.Grains.Sharding;
 /// (<see cref="Positions"/>). Truncating only moves the length; every shard rolls its cache back to it on
 /// the next step.
 /// </summary>
-public sealed class RemoteKvCache(long sequenceId, int capacity, Action<long> release, SequencePositions? positions = null) : IKvCache
+public sealed class RemoteKvCache(long sequenceId, int capacity, Action<long> release, SequencePositions? positions = null, object? owner = null) : IKvCache
 {
     bool _released;
     int _length;
@@ -17,6 +17,9 @@ public sealed class RemoteKvCache(long sequenceId, int capacity, Action<long> re
     public long SequenceId { get; } = sequenceId;
 
     public SequencePositions? Positions { get; } = positions;
+
+    /// <summary>The model that made it (its shards hold the KV).</summary>
+    internal object? Owner { get; } = owner;
 
     public int Capacity { get; } = positions?.Capacity ?? capacity;
 

@@ -1,3 +1,4 @@
+using Granary.Grains.KvTiers;
 using Granary.Model.KvCache;
 using Granary.Model.Loading;
 using Granary.Model.Modeling;
@@ -34,6 +35,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     Task? _loading;
     bool _unloaded;
     (long StepId, LocalVocabPartLogits Logits)? _partLogits; // the latest step's logits of this shard's vocabulary part
+    ShardKvBlocks? _kvBlocks; // this shard's slice of the KV tier, made on the first operation
 
     public Task Load(ShardAssignment assignment)
     {
@@ -84,10 +86,15 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         // A lone rank never waits on a peer: its forward is plain compute and runs on this turn, sparing two
         // thread hand-offs per step. Tensor-parallel ranks block in all-reduces, so they run on their worker
         // while the grain stays free to take their peers' partial sums.
-        if (_assignment!.NumRanks == 1 && _assignment.NumSequenceShards == 1) return RunForward(request, key);
+        if (_assignment!.NumRanks == 1 && _assignment.NumSequenceShards == 1)
+        {
+            if (request.KvOps is { Length: > 0 } ops) await ApplyKvOps(ops, key);
+            return RunForward(request, key);
+        }
         await _forwardGate.WaitAsync();
         try
         {
+            if (request.KvOps is { Length: > 0 } ops) await ApplyKvOps(ops, key);
             _worker ??= new ShardWorker($"granary-shard-{_assignment.Stage}-{_assignment.Rank}-{_assignment.SpRank}");
             return await _worker.Run(() => RunForward(request, key));
         }
@@ -119,6 +126,19 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         var payload = a.Rank == 0 ? TensorPayload.From(output) : null;
         Granary.Engine.Serving.StepMetrics.RecordShardStep(started, a.Deployment, a.Stage, a.Rank);
         return new ShardStepResult(payload, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    // The KV tier's operations since the last step, on this shard's slice of each block (before the releases
+    // and the compute of the step they came with).
+    Task ApplyKvOps(KvBlockOp[] ops, string key)
+    {
+        var shard = _shard!;
+        _kvBlocks ??= new ShardKvBlocks(key, GrainFactory.GetGrain<IKvTierGrain>(ShardKey.ForKvTier(ShardKey.SiloOf(key))), shard.Device);
+        return _kvBlocks.Apply(ops, (sequenceId, capacity) =>
+        {
+            if (!_caches.TryGetValue(sequenceId, out var cache)) _caches[sequenceId] = cache = shard.NewCache(capacity);
+            return cache;
+        });
     }
 
     // This shard's view of a sequence-parallel step: every shard's new positions, and the keys it holds (those
@@ -213,14 +233,25 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        if (_kvBlocks is { } kvBlocks)
+        {
+            kvBlocks.Dispose();
+            try
+            {
+                await kvBlocks.ReleaseAsync();
+            }
+            catch (Exception e)
+            {
+                logger.LogDebug("Shard {Key}: the silo's KV tier did not forget its slice ({Message})", this.GetPrimaryKeyString(), e.Message);
+            }
+        }
         foreach (var cache in _caches.Values) cache.Dispose();
         _caches.Clear();
         _heldPositions.Clear();
         _partLogits?.Logits.Dispose();
         _worker?.Dispose();
         _shard?.Dispose();
-        return Task.CompletedTask;
     }
 }

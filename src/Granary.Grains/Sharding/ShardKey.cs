@@ -19,6 +19,9 @@ public static class ShardKey
 
     public static string ForSilo(SiloAddress silo) => "silo#" + silo.ToParsableString();
 
+    /// <summary>The silo's <see cref="KvTiers.IKvTierGrain"/>.</summary>
+    public static string ForKvTier(SiloAddress silo) => "kvtier#" + silo.ToParsableString();
+
     public static SiloAddress SiloOf(string key)
     {
         int mark = key.LastIndexOf('#');

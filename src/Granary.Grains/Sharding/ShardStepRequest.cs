@@ -4,7 +4,8 @@ namespace Granary.Grains.Sharding;
 /// One step of one stage, as the router sends it to each rank of the stage: the stage's input (token ids on
 /// the first stage, hidden states after), the step's layout, and each sequence's share. A shard keeps a KV
 /// cache per <see cref="ShardSegment.SequenceId"/>, made on first sight with the given capacity and rolled
-/// back to <see cref="ShardSegment.StartPosition"/> when it holds more (rejected speculative tokens).
+/// back to <see cref="ShardSegment.StartPosition"/> when it holds more (rejected speculative tokens). The KV
+/// tier's operations since the last step (<see cref="KvTiers.KvBlockOp"/>) come first, then the released sequences.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ShardStepRequest(
@@ -14,7 +15,8 @@ public sealed record ShardStepRequest(
     [property: Id(3)] long[] LogitRows,
     [property: Id(4)] ShardSegment[] Segments,
     [property: Id(5)] long[] ReleasedSequences,
-    [property: Id(6)] SequenceParallelWire? SequenceParallel = null);
+    [property: Id(6)] SequenceParallelWire? SequenceParallel = null,
+    [property: Id(7)] KvTiers.KvBlockOp[]? KvOps = null);
 
 /// <summary>
 /// Where a sequence-parallel step's new tokens sit on each of the stage's shards: for segment i and shard q,

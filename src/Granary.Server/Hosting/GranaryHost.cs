@@ -50,7 +50,7 @@ public static class GranaryHost
         builder.Services.AddGranaryApi([deployment]);
         builder.Services.AddGranaryTelemetry();
         builder.Services.AddGranaryDeployments([deployment]);
-        builder.Services.AddGranaryShards(options.Devices);
+        builder.Services.AddGranaryShards(options.Devices, options.KvTier.Enabled ? options.KvTier.ToCxlMemory() : null);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // HTTP/2 on the API port needs TLS (ALPN); plain http stays HTTP/1.1, gRPC gets its own HTTP/2 port.
