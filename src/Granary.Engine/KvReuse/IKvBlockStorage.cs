@@ -26,6 +26,12 @@ public interface IKvBlockStorage : IDisposable
     /// <summary>Appends block <paramref name="blockId"/>'s KV (on <paramref name="tier"/>) to <paramref name="cache"/>.</summary>
     void Restore(long blockId, KvTier tier, IKvCache cache);
 
+    /// <summary>
+    /// Starts bringing a lower-tier block's KV towards the device for a request that is waiting, so that its
+    /// restore is a device copy. Only a hint: the block stays where it is, and a storage may ignore it.
+    /// </summary>
+    void Prefetch(long blockId, KvTier tier);
+
     /// <summary>Moves a block from one tier to another.</summary>
     void Move(long blockId, KvTier from, KvTier to);
 

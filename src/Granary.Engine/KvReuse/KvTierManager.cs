@@ -4,7 +4,8 @@ namespace Granary.Engine.KvReuse;
 
 /// <summary>
 /// The engine's side of the KV tier: what happens to a request's KV around its life. At submission it learns
-/// the request's program (and the gap since the program's last turn, if that turn was waiting on a tool); at
+/// the request's program (and the gap since the program's last turn, if that turn was waiting on a tool) and
+/// starts prefetching its reusable lower-tier blocks; at
 /// admission it restores the longest cached prefix; when the request finishes it keeps the KV's whole blocks
 /// and, if the turn waits on a tool, pins the program's blocks for the tool's predicted duration. The
 /// scheduler calls it; it never schedules.
@@ -35,6 +36,8 @@ public sealed class KvTierManager : IDisposable
     /// <summary>The order the request queues in: its program's first arrival (program-level FCFS), else its own.</summary>
     internal long OnSubmitted(GenerationRequest request, long sequenceId)
     {
+        // While it waits, its reusable blocks on host or cxl start coming back (the restore at admission then copies on the device).
+        Cache.Prefetch(request.Tenant, request.PromptTokenIds, request.PromptTokenIds.Count - 1);
         if (request.Program is not { } name) return sequenceId;
         if (!_programs.TryGetValue((request.Tenant, name), out var program))
         {

@@ -7,7 +7,9 @@ namespace Granary.Engine.KvReuse;
 /// The blocks of a model on one device, in up to three stores (device, host, cxl). Saving and restoring copy
 /// on the caller's thread (the sequence's cache is only valid there); moves between tiers and frees run in
 /// order on a background task, so demoting many blocks at once (a pin running out, room for a new request)
-/// never holds up a decode step. A restore first waits for the block's own pending operations.
+/// never holds up a decode step. A restore first waits for the block's own pending operations. Prefetches (for
+/// requests still waiting) load lower-tier blocks onto the device on the same background task, so the restore at
+/// admission is a device copy; a move or free of the block drops its prefetched copy.
 /// </summary>
 public sealed class LocalKvBlockStorage : IKvBlockStorage
 {
@@ -18,6 +20,7 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
     readonly long[] _numBytes = new long[3];
     readonly Dictionary<long, long> _blockBytes = [];
     readonly Dictionary<long, Task> _pending = [];
+    readonly Dictionary<long, Tensor> _prefetched = []; // guarded by _gate
     Task _tail = Task.CompletedTask;
     Exception? _fault;
 
@@ -60,8 +63,36 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
         ThrowIfFaulted();
         if (_pending.Remove(blockId, out var pending)) pending.GetAwaiter().GetResult();
         Tensor kv;
-        lock (_gate) kv = StoreOf(tier).Load(HandleOf(blockId), _modelDevice);
+        lock (_gate)
+            if (!_prefetched.Remove(blockId, out kv!)) kv = StoreOf(tier).Load(HandleOf(blockId), _modelDevice);
         using (kv) cache.ImportPositions(kv);
+    }
+
+    /// <summary>Blocks loaded ahead of their restore and not yet used.</summary>
+    public int NumPrefetched
+    {
+        get
+        {
+            lock (_gate) return _prefetched.Count;
+        }
+    }
+
+    public void Prefetch(long blockId, KvTier tier)
+    {
+        ThrowIfFaulted();
+        if (tier == KvTier.Device) return;
+        var store = StoreOf(tier);
+        Enqueue(blockId, () =>
+        {
+            lock (_gate)
+                if (!_prefetched.ContainsKey(blockId) && _handles.TryGetValue(blockId, out var handle))
+                    _prefetched[blockId] = store.Load(handle, _modelDevice);
+        });
+    }
+
+    void DropPrefetched(long blockId)
+    {
+        if (_prefetched.Remove(blockId, out var stale)) stale.Dispose();
     }
 
     public void Move(long blockId, KvTier from, KvTier to)
@@ -76,6 +107,7 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
         {
             lock (_gate)
             {
+                DropPrefetched(blockId);
                 var handle = HandleOf(blockId);
                 using (var kv = source.Load(handle, device)) _handles[blockId] = target.Store(kv);
                 source.Free(handle);
@@ -92,6 +124,7 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
         {
             lock (_gate)
             {
+                DropPrefetched(blockId);
                 if (_handles.Remove(blockId, out var handle)) store.Free(handle);
             }
         });
@@ -144,6 +177,8 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
         finally
         {
             foreach (var store in _stores) store?.Dispose();
+            foreach (var kv in _prefetched.Values) kv.Dispose();
+            _prefetched.Clear();
             _handles.Clear();
         }
     }

@@ -83,6 +83,33 @@ public sealed class PrefixCache : IDisposable
     /// </summary>
     public IReadOnlyList<KvBlock> Match(string? tenant, IReadOnlyList<int> tokenIds, int maxTokens)
     {
+        var matched = Walk(tenant, tokenIds, maxTokens);
+        NumQueriedTokens += tokenIds.Count;
+        NumHitTokens += matched.Count * BlockSize;
+        KvTierMetrics.RecordQuery(tokenIds.Count, matched.Count * BlockSize);
+        return matched;
+    }
+
+    /// <summary>
+    /// For a request that has to wait: starts loading the lower-tier blocks its prompt would reuse onto the
+    /// device (<see cref="IKvBlockStorage.Prefetch"/>), so that its restore does not wait for host or cxl memory.
+    /// Counts nothing and moves nothing. Returns the blocks asked for.
+    /// </summary>
+    public int Prefetch(string? tenant, IReadOnlyList<int> tokenIds, int maxTokens)
+    {
+        int asked = 0;
+        foreach (var block in Walk(tenant, tokenIds, maxTokens))
+            if (block.Tier != KvTier.Device)
+            {
+                _storage.Prefetch(block.Id, block.Tier);
+                asked++;
+            }
+        return asked;
+    }
+
+    // The cached blocks that start the prompt, while hash and tokens both match.
+    List<KvBlock> Walk(string? tenant, IReadOnlyList<int> tokenIds, int maxTokens)
+    {
         var matched = new List<KvBlock>();
         ulong hash = BlockHash.Root(tenant);
         var tokens = tokenIds as int[] ?? tokenIds.ToArray();
@@ -93,9 +120,6 @@ public sealed class PrefixCache : IDisposable
             if (!_blocks.TryGetValue(hash, out var block) || block.Tenant != tenant || !block.TokenIds.AsSpan().SequenceEqual(span)) break;
             matched.Add(block);
         }
-        NumQueriedTokens += tokenIds.Count;
-        NumHitTokens += matched.Count * BlockSize;
-        KvTierMetrics.RecordQuery(tokenIds.Count, matched.Count * BlockSize);
         return matched;
     }
 

@@ -45,6 +45,11 @@ public sealed class ShardKvBlockStorage(GrainShardedCausalLm model, KvReuseOptio
         remote.Advance(options.BlockSize);
     }
 
+    /// <summary>Not yet: a shard loads a lower-tier block when the restore reaches it (the step waits for that load).</summary>
+    public void Prefetch(long blockId, KvTier tier)
+    {
+    }
+
     public void Move(long blockId, KvTier from, KvTier to)
     {
         _numBytes[(int)from] -= BytesPerBlock;

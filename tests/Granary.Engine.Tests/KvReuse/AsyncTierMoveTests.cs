@@ -77,4 +77,47 @@ public sealed class AsyncTierMoveTests
             Assert.Equal(Tokens(100 * i, 4), TokensIn(restored));
         }
     }
+
+    [Fact]
+    public void A_prefetched_block_is_restored_without_reading_its_tier_again_and_a_move_drops_the_stale_copy()
+    {
+        using var cache = New(new SimulatedClock(), deviceBlocks: 1, hostBlocks: 4);
+        var storage = (LocalKvBlockStorage)cache.Storage;
+        Keep(cache, "t", Tokens(0, 4));   // A
+        Keep(cache, "t", Tokens(10, 4));  // B: A → host
+
+        Assert.Equal(1, cache.Prefetch("t", Tokens(0, 5), 4));
+        Assert.Equal(0, cache.Prefetch("t", Tokens(10, 5), 4)); // B is on the device already
+        storage.Flush();
+        Assert.Equal(1, storage.NumPrefetched);
+        Assert.Equal(0, cache.NumHits(KvTier.Host)); // a hint: nothing counted, nothing moved
+        Assert.Equal(KvTier.Host, cache.Match("t", Tokens(0, 5), 4).Single().Tier);
+
+        using var restored = Empty(8);
+        cache.Restore(cache.Match("t", Tokens(0, 5), 4), restored);
+        Assert.Equal(Tokens(0, 4), TokensIn(restored));
+        Assert.Equal(1, cache.NumHits(KvTier.Host));
+        Assert.Equal(0, storage.NumPrefetched);
+
+    }
+
+    [Fact]
+    public void A_block_that_moves_after_its_prefetch_is_restored_from_where_it_went()
+    {
+        using var folder = new TempDirectory();
+        using var cache = New(new SimulatedClock(), deviceBlocks: 1, hostBlocks: 1, cxlBlocks: 4, cxlPath: folder.Path);
+        var storage = (LocalKvBlockStorage)cache.Storage;
+        Keep(cache, "t", Tokens(0, 4));   // A
+        Keep(cache, "t", Tokens(10, 4));  // B: A → host
+        Assert.Equal(1, cache.Prefetch("t", Tokens(0, 5), 4));
+        Keep(cache, "t", Tokens(20, 4));  // C: B → host, A → cxl (its prefetched copy is dropped)
+        storage.Flush();
+        Assert.Equal(0, storage.NumPrefetched);
+        Assert.Equal(KvTier.Cxl, cache.Match("t", Tokens(0, 5), 4).Single().Tier);
+
+        using var restored = Empty(8);
+        cache.Restore(cache.Match("t", Tokens(0, 5), 4), restored);
+        Assert.Equal(Tokens(0, 4), TokensIn(restored));
+        Assert.Equal(1, cache.NumHits(KvTier.Cxl));
+    }
 }
