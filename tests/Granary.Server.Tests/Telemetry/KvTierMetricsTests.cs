@@ -77,5 +77,11 @@ public sealed class KvTierMetricsTests : IAsyncLifetime
         Assert.True(scrape.Sum(MetricNames.KvTierBytes, ("tier", "device")) > 0, scrape.Text);
         Assert.True(scrape.Has(MetricNames.KvTierBlocks) && scrape.Find(MetricNames.KvTierBlocks, ("tier", "cxl")).Any(), scrape.Text);
         Assert.True(scrape.Has(MetricNames.KvCacheUsage), scrape.Text);
+
+        // GET /v1/cluster shows the same tier: blocks now and blocks reused, per tier.
+        using var cluster = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/v1/cluster"));
+        var kvTier = cluster.RootElement.GetProperty("deployments")[0].GetProperty("kv_tier");
+        Assert.True(kvTier.GetProperty("hits").GetProperty("host").GetInt64() > 0, kvTier.ToString());
+        Assert.True(kvTier.GetProperty("blocks").GetProperty("device").GetInt64() > 0, kvTier.ToString());
     }
 }

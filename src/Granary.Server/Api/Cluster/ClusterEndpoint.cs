@@ -28,7 +28,21 @@ public sealed record DeploymentView(
     [property: JsonPropertyName("plan")] string Plan,
     [property: JsonPropertyName("state")] string State,
     [property: JsonPropertyName("router")] string? Router,
-    [property: JsonPropertyName("shards")] IReadOnlyList<ShardView> Shards);
+    [property: JsonPropertyName("shards")] IReadOnlyList<ShardView> Shards,
+    [property: JsonPropertyName("kv_tier")] KvTierView? KvTier = null);
+
+/// <summary>A deployment's KV tier: blocks on each tier now, and blocks reused from each so far (absent when the tier is off).</summary>
+public sealed record KvTierView(
+    [property: JsonPropertyName("blocks")] IReadOnlyDictionary<string, long> Blocks,
+    [property: JsonPropertyName("hits")] IReadOnlyDictionary<string, long> Hits)
+{
+    static readonly string[] Tiers = ["device", "host", "cxl"];
+
+    public static KvTierView? Of(Granary.Abstractions.Serving.DeploymentStatus status) =>
+        status.KvTierBlocks.Length != Tiers.Length ? null
+            : new(Tiers.Select((t, i) => (t, (long)status.KvTierBlocks[i])).ToDictionary(),
+                Tiers.Select((t, i) => (t, status.KvTierHits[i])).ToDictionary());
+}
 
 /// <summary>GET /v1/cluster: every deployment's plan and the placement of its shards.</summary>
 public static class ClusterEndpoint
@@ -44,7 +58,7 @@ public static class ClusterEndpoint
                 var status = await gateway.GetStatus(model.Name);
                 var shards = status.IsLoading ? [] : await gateway.GetShards(model.Name);
                 views.Add(new DeploymentView(model.Name, plan, status.IsLoading ? "loading" : "ready", status.Host,
-                    shards.OrderBy(s => s.Stage).ThenBy(s => s.Rank).Select(ShardView.Of).ToList()));
+                    shards.OrderBy(s => s.Stage).ThenBy(s => s.Rank).Select(ShardView.Of).ToList(), KvTierView.Of(status)));
             }
             catch (Exception e)
             {
