@@ -14,6 +14,9 @@ public enum KvBlockOpKind
 
     /// <summary>Forget the block (on <see cref="KvBlockOp.Tier"/>).</summary>
     Free = 3,
+
+    /// <summary>Start loading the lower-tier block onto the device for a request that waits (its restore then copies on the device).</summary>
+    Prefetch = 4,
 }
 
 /// <summary>

@@ -45,9 +45,9 @@ public sealed class ShardKvBlockStorage(GrainShardedCausalLm model, KvReuseOptio
         remote.Advance(options.BlockSize);
     }
 
-    /// <summary>Not yet: a shard loads a lower-tier block when the restore reaches it (the step waits for that load).</summary>
     public void Prefetch(long blockId, KvTier tier)
     {
+        if (tier != KvTier.Device) model.QueueKvOp(new KvBlockOp(KvBlockOpKind.Prefetch, blockId, (int)tier));
     }
 
     public void Move(long blockId, KvTier from, KvTier to)

@@ -10,15 +10,18 @@ namespace Granary.Grains.KvTiers;
 /// to the silo's <see cref="IKvTierGrain"/>. The shard applies each step's <see cref="KvBlockOp"/>s before the
 /// step's compute. Demotions and frees of lower-tier blocks are sent without waiting (one chain, so the tier
 /// grain sees them in order) and the forward goes on; only a restore from a lower tier waits, for the chain
-/// and then for the block.
+/// and then for the block, unless a prefetch (sent while its request waited) has brought it already.
 /// </summary>
 public sealed class ShardKvBlocks(string slice, IKvTierGrain tier, Device device) : IDisposable
 {
     readonly Dictionary<long, Tensor> _device = [];
+    readonly Dictionary<long, Tensor> _prefetched = []; // lower-tier blocks loaded ahead of their restore
     Task _chain = Task.CompletedTask;
     Exception? _fault;
 
     public int NumDeviceBlocks => _device.Count;
+
+    public int NumPrefetched => _prefetched.Count;
 
     /// <summary>Applies <paramref name="ops"/> in order; <paramref name="cacheFor"/> gives a sequence's cache (made with the capacity if new).</summary>
     public async Task Apply(IReadOnlyList<KvBlockOp> ops, Func<long, int, SequenceKvCache> cacheFor)
@@ -39,9 +42,17 @@ public sealed class ShardKvBlocks(string slice, IKvTierGrain tier, Device device
                     {
                         await _chain;
                         ThrowIfFaulted();
-                        using var restored = (await tier.Load(slice, op.BlockId)).ToTensor(device);
-                        cache.ImportPositions(restored);
+                        if (!_prefetched.Remove(op.BlockId, out var restored)) restored = (await tier.Load(slice, op.BlockId)).ToTensor(device);
+                        using (restored) cache.ImportPositions(restored);
                     }
+                    break;
+                case KvBlockOpKind.Prefetch:
+                    long prefetching = op.BlockId;
+                    Chain(async () =>
+                    {
+                        var kv = (await tier.Load(slice, prefetching)).ToTensor(device);
+                        if (!_prefetched.TryAdd(prefetching, kv)) kv.Dispose();
+                    });
                     break;
                 case KvBlockOpKind.Move when op.Tier == (int)Tier.Device:
                     _device.Remove(op.BlockId, out var moving);
@@ -54,7 +65,13 @@ public sealed class ShardKvBlocks(string slice, IKvTierGrain tier, Device device
                     if (_device.Remove(op.BlockId, out var freed)) freed.Dispose();
                     break;
                 case KvBlockOpKind.Free:
-                    Chain(() => tier.Free(slice, op.BlockId));
+                    long freeing = op.BlockId;
+                    Chain(() =>
+                    {
+                        // On the chain: a prefetch of this block still in flight lands before it.
+                        if (_prefetched.Remove(freeing, out var stale)) stale.Dispose();
+                        return tier.Free(slice, freeing);
+                    });
                     break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(ops), $"unknown KV block operation {op.Kind}");
@@ -108,7 +125,8 @@ public sealed class ShardKvBlocks(string slice, IKvTierGrain tier, Device device
 
     public void Dispose()
     {
-        foreach (var kv in _device.Values) kv.Dispose();
+        foreach (var kv in _device.Values.Concat(_prefetched.Values)) kv.Dispose();
         _device.Clear();
+        _prefetched.Clear();
     }
 }

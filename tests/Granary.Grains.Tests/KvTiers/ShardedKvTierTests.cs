@@ -34,6 +34,8 @@ public sealed class ShardedKvTierTests : IAsyncLifetime
 
     static string Name(string plan) => "kv-" + plan.Replace(',', '-').Replace("=", "");
 
+    const string OneAtATime = "kv-pp2-one";
+
     public async Task InitializeAsync()
     {
         // Device 3 blocks, host 3, cxl 16: four programs of 3 blocks each push the first one down to cxl.
@@ -46,6 +48,8 @@ public sealed class ShardedKvTierTests : IAsyncLifetime
             Scheduler = new SchedulerOptions { MaxNumRunningSequences = 8, KvCacheTokenBudget = 4096 },
             KvReuse = tiers,
         }).ToList();
+        // One sequence at a time: a turn submitted while another runs waits, and its blocks are prefetched meanwhile.
+        deployments.Add(deployments[0] with { Name = OneAtATime, Scheduler = new SchedulerOptions { MaxNumRunningSequences = 1, KvCacheTokenBudget = 4096 } });
         var builder = new InProcessTestClusterBuilder(initialSilosCount: 3);
         builder.ConfigureSilo((_, silo) =>
         {
@@ -110,13 +114,57 @@ public sealed class ShardedKvTierTests : IAsyncLifetime
             string.Join("; ", reports.Select(r => $"{r.Silo}: host {r.HostBlocks}, cxl {r.CxlBlocks}")));
     }
 
-    // One greedy turn of a program through the router; its tokens must be the single-device engine's.
-    async Task<int[]> Turn(IRouterGrain router, string plan, string program, int[] prompt)
+    [Fact]
+    public async Task Turns_that_wait_behind_another_request_are_prefetched_from_host_and_cxl_and_stay_exact()
     {
-        var sampling = new SamplingParams { Temperature = 0, IgnoreEos = true, MaxTokens = 4 };
+        var router = _cluster!.Client.GetGrain<IRouterGrain>(OneAtATime);
+        var programs = Enumerable.Range(0, 4).Select(p => Enumerable.Range(0, 12).Select(i => 9 + (p * 53 + i * 13) % 240).ToArray()).ToArray();
+        var firstTurns = new int[4][];
+        for (int p = 0; p < 4; p++) firstTurns[p] = await Turn(router, OneAtATime, $"p{p}", programs[p]);
+        var blocks = (await router.GetStatus()).KvTierBlocks;
+        Assert.Equal([3, 3, 6], blocks);
+
+        int[] returning = [2, 0]; // from host, then from cxl
+        foreach (int p in returning)
+        {
+            // A long request holds the only running slot; the turn queues behind it (its blocks are prefetched
+            // with the blocker's steps), then the blocker is cancelled, so it keeps no blocks of its own.
+            using var stopBlocker = new CancellationTokenSource(TestTimeout);
+            var blocker = Drain(router.Generate(new CompletionRequest
+            {
+                Model = OneAtATime, PromptTokenIds = [200, 201, 202], Tenant = "acme",
+                Sampling = new SamplingParams { Temperature = 0, IgnoreEos = true, MaxTokens = 200 },
+            }, stopBlocker.Token));
+            while ((await router.GetStatus()).NumRunning == 0) await Task.Delay(5);
+            var turn = Turn(router, OneAtATime, $"p{p}", [.. programs[p], .. firstTurns[p], 7, 8, 9, 10]);
+            while ((await router.GetStatus()).NumWaiting == 0) await Task.Delay(5);
+            await Task.Delay(200); // a few of the blocker's steps: the prefetch reaches the shards
+            stopBlocker.Cancel();
+            await blocker;
+            await turn;
+        }
+        var hits = (await router.GetStatus()).KvTierHits;
+        Assert.Equal(new long[] { 0, 3, 3 }, hits);
+    }
+
+    static async Task Drain(IAsyncEnumerable<CompletionChunk> chunks)
+    {
+        try
+        {
+            await foreach (var _ in chunks) { }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    // One greedy turn of a program through the router; its tokens must be the single-device engine's.
+    async Task<int[]> Turn(IRouterGrain router, string plan, string? program, int[] prompt, int maxTokens = 4)
+    {
+        var sampling = new SamplingParams { Temperature = 0, IgnoreEos = true, MaxTokens = maxTokens };
         var expected = new BatchGenerator(_reference!.Model, _reference.Tokenizer).Generate([new GenerationRequest(prompt, sampling)]).Results[0].TokenIds;
         using var timeout = new CancellationTokenSource(TestTimeout);
-        var request = new CompletionRequest { Model = Name(plan), PromptTokenIds = prompt, Sampling = sampling, Tenant = "acme", Program = program };
+        var request = new CompletionRequest { Model = plan.StartsWith("kv-") ? plan : Name(plan), PromptTokenIds = prompt, Sampling = sampling, Tenant = "acme", Program = program };
         var chunks = new List<CompletionChunk>();
         await foreach (var chunk in router.Generate(request, timeout.Token)) chunks.Add(chunk);
         Assert.All(chunks, c => Assert.Null(c.Error));
