@@ -38,7 +38,9 @@ public sealed record AgentArmResult(AgentArm Arm, IReadOnlyList<double> JobCompl
 
 /// <summary>
 /// Runs one agent workload through the real engine three ways at the same device KV budget. Time is
-/// simulated: each engine step advances the clock by its measured duration (real compute), and tool pauses
+/// simulated: each engine step advances the clock by its measured cost (real compute, timed as the engine
+/// thread's CPU time by <see cref="ThreadCpuClock"/>, so that other processes on a busy machine do not skew
+/// one arm against another; tier moves on background threads are not part of a step), and tool pauses
 /// advance it without running anything, so a run takes only its compute time while TTLs, the tool-duration
 /// predictor and job completion times all see consistent time. Every arm generates the same tokens (greedy,
 /// restores are exact), so the arms differ only in what they recompute and when they get to run.
@@ -84,9 +86,9 @@ public static class AgentBenchmark
                 clock.AdvanceTo(due.TryPeek(out _, out double next) ? next : clock.Seconds);
                 continue;
             }
-            long started = Stopwatch.GetTimestamp();
+            double started = Now();
             var updates = engine.Step();
-            clock.Advance(Stopwatch.GetElapsedTime(started));
+            clock.Advance(TimeSpan.FromSeconds(Now() - started));
 
             foreach (var sequence in updates.Select(u => u.Sequence).Where(s => s.IsFinished && running.ContainsKey(s)))
             {
@@ -111,7 +113,12 @@ public static class AgentBenchmark
         return new AgentArmResult(arm, jct, prefillTokens, cachedTokens, hits, tiers?.Cache.NumExpiredPins ?? 0, clock.Seconds);
     }
 
-    /// <summary>Seconds one prefill of <paramref name="numTokens"/> tokens takes on this machine (median of a few): the workload's time unit.</summary>
+    /// <summary>How steps are timed: the engine thread's CPU time where the OS gives it, else wall time.</summary>
+    public static string StepClockName => ThreadCpuClock.Seconds() is null ? "wall time" : "engine-thread CPU time";
+
+    static double Now() => ThreadCpuClock.Seconds() ?? Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
+
+    /// <summary>Seconds one prefill of <paramref name="numTokens"/> tokens costs on this machine (median of a few, same clock as the steps): the workload's time unit.</summary>
     public static double MeasurePrefillSeconds(ICausalLm model, int numTokens, int repeats = 3)
     {
         var tokens = Enumerable.Range(0, numTokens).Select(i => 1 + i % (model.Config.VocabSize - 2)).ToArray();
@@ -119,9 +126,9 @@ public static class AgentBenchmark
         for (int r = 0; r < repeats + 1; r++)
         {
             using var cache = model.NewCache(numTokens);
-            long started = Stopwatch.GetTimestamp();
+            double started = Now();
             model.Step([new StepInput(cache, tokens)]).Dispose();
-            if (r > 0) times.Add(Stopwatch.GetElapsedTime(started).TotalSeconds); // the first warms up
+            if (r > 0) times.Add(Now() - started); // the first warms up
         }
         return times.Order().ElementAt(times.Count / 2);
     }

@@ -34,7 +34,7 @@ internal sealed record AgentBenchReport(
             Math.Round(none.P90Jct / granary.P90Jct, 3), Math.Round(lru.P90Jct / granary.P90Jct, 3));
         var workloadReport = new AgentBenchWorkload(workload.NumPrograms, workload.NumTurns, workload.SystemPromptTokens, workload.TaskTokens,
             workload.OutputTokens, workload.ToolResultTokens, workload.MaxProgramTokens, kvBudgetTokens, maxNumSeqs,
-            Math.Round(workload.TimeUnitSeconds, 5), workload.PauseShape, workload.Seed);
+            Math.Round(workload.TimeUnitSeconds, 5), workload.PauseShape, workload.Seed, Granary.Engine.Benchmarks.AgentBenchmark.StepClockName);
         var restoreReport = restore is null ? null : new AgentBenchRestore(restore.ContextTokens, Math.Round(restore.ReprefillSeconds, 5),
             Math.Round(restore.HostSeconds, 5), Math.Round(restore.CxlSeconds, 5), Math.Round(restore.HostSpeedup, 2), Math.Round(restore.CxlSpeedup, 2));
         return new AgentBenchReport(model, workloadReport, arms, speedups, restoreReport);
@@ -43,7 +43,7 @@ internal sealed record AgentBenchReport(
     public void WriteTable(TextWriter output)
     {
         var w = Workload;
-        output.WriteLine($"model {Model}; {w.Programs} programs x {w.Turns} turns (system {w.SystemPromptTokens}, task {w.TaskTokens}, output {w.OutputTokens}, tool result {w.ToolResultTokens} tokens); device KV budget {w.KvBudgetTokens} tokens ({(double)w.KvBudgetTokens / w.MaxProgramTokens:F1} programs), time unit {w.TimeUnitSeconds * 1000:F1} ms");
+        output.WriteLine($"model {Model}; {w.Programs} programs x {w.Turns} turns (system {w.SystemPromptTokens}, task {w.TaskTokens}, output {w.OutputTokens}, tool result {w.ToolResultTokens} tokens); device KV budget {w.KvBudgetTokens} tokens ({(double)w.KvBudgetTokens / w.MaxProgramTokens:F1} programs), time unit {w.TimeUnitSeconds * 1000:F1} ms; steps timed by {w.StepClock}");
         output.WriteLine("arm                 mean_jct_s  p90_jct_s  prefill_tokens  cached_tokens  hits(device/host/cxl)  ttl_expired");
         foreach (var a in Arms)
             output.WriteLine($"{a.Name,-19} {a.MeanJctSeconds,10:F3} {a.P90JctSeconds,10:F3} {a.PrefillTokens,15} {a.CachedPromptTokens,14} {$"{a.Hits["device"]}/{a.Hits["host"]}/{a.Hits["cxl"]}",22} {a.TtlExpired,12}");
@@ -65,7 +65,8 @@ internal sealed record AgentBenchWorkload(
     [property: JsonPropertyName("max_num_seqs")] int MaxNumSeqs,
     [property: JsonPropertyName("time_unit_s")] double TimeUnitSeconds,
     [property: JsonPropertyName("pause_pareto_shape")] double PauseShape,
-    [property: JsonPropertyName("seed")] int Seed);
+    [property: JsonPropertyName("seed")] int Seed,
+    [property: JsonPropertyName("step_clock")] string StepClock);
 
 internal sealed record AgentBenchArm(
     [property: JsonPropertyName("name")] string Name,
