@@ -61,12 +61,20 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
     public void Restore(long blockId, KvTier tier, IKvCache cache)
     {
         ThrowIfFaulted();
-        if (_pending.Remove(blockId, out var pending)) pending.GetAwaiter().GetResult();
+        if (_pending.Remove(blockId, out var pending) && !pending.IsCompleted)
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            pending.GetAwaiter().GetResult();
+            WaitSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+        }
         Tensor kv;
         lock (_gate)
             if (!_prefetched.Remove(blockId, out kv!)) kv = StoreOf(tier).Load(HandleOf(blockId), _modelDevice);
         using (kv) cache.ImportPositions(kv);
     }
+
+    /// <summary>Wall time restores spent waiting for their blocks' background moves (the caller's thread was blocked, not computing).</summary>
+    public double WaitSeconds { get; private set; }
 
     /// <summary>Blocks loaded ahead of their restore and not yet used.</summary>
     public int NumPrefetched
