@@ -73,6 +73,9 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
         using (kv) cache.ImportPositions(kv);
     }
 
+    /// <summary>Most blocks held prefetched at once (a waiting request may be cancelled and never use its copies).</summary>
+    public const int MaxPrefetchedBlocks = 1024;
+
     /// <summary>Wall time restores spent waiting for their blocks' background moves (the caller's thread was blocked, not computing).</summary>
     public double WaitSeconds { get; private set; }
 
@@ -93,7 +96,7 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
         Enqueue(blockId, () =>
         {
             lock (_gate)
-                if (!_prefetched.ContainsKey(blockId) && _handles.TryGetValue(blockId, out var handle))
+                if (_prefetched.Count < MaxPrefetchedBlocks && !_prefetched.ContainsKey(blockId) && _handles.TryGetValue(blockId, out var handle))
                     _prefetched[blockId] = store.Load(handle, _modelDevice);
         });
     }

@@ -50,8 +50,9 @@ public sealed class ShardKvBlocks(string slice, IKvTierGrain tier, Device device
                     long prefetching = op.BlockId;
                     Chain(async () =>
                     {
-                        var kv = (await tier.Load(slice, prefetching)).ToTensor(device);
-                        if (!_prefetched.TryAdd(prefetching, kv)) kv.Dispose();
+                        // Bounded: a waiting request may be cancelled and never use its copies.
+                        if (_prefetched.Count >= Granary.Engine.KvReuse.LocalKvBlockStorage.MaxPrefetchedBlocks || _prefetched.ContainsKey(prefetching)) return;
+                        _prefetched[prefetching] = (await tier.Load(slice, prefetching)).ToTensor(device);
                     });
                     break;
                 case KvBlockOpKind.Move when op.Tier == (int)Tier.Device:
