@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using System.Text;
 using Granary.Engine.Generation;
 using TorchSharp;
@@ -84,7 +85,7 @@ public static class SpeculativeVerifier
         return numAccepted;
     }
 
-    static Tensor OneHot(Tensor like, int token) => zeros_like(like).index_fill_(0, tensor(new long[] { token }), 1.0);
+    static Tensor OneHot(Tensor like, int token) => zeros_like(like).index_fill_(0, tensor(new long[] { token }), Scalars.One);
 
     static bool Emit(Sequence sequence, int token, StringBuilder text, List<int> appended)
     {

@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using Granary.Model.KvCache;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -103,8 +104,9 @@ public sealed class DecodeBatch
             }
         }
         var device = pool!.Device;
-        var headStarts = arange(0L, 2L * pool.NumKvHeads * pool.NumPositions, pool.NumPositions, int64, device); // [2*Hkv]
-        var gatherRows = (headStarts.unsqueeze(1) + tensor(gatherSlots, int64, device).unsqueeze(0)).flatten();  // [2*Hkv*B*L]
+        using Scalar end = 2L * pool.NumKvHeads * pool.NumPositions, step = pool.NumPositions; // held for the call (see Scalars)
+        var headStarts = arange(Scalars.Zero, end, step, int64, device); // [2*Hkv]
+        var gatherRows = headStarts.unsqueeze(1).add(tensor(gatherSlots, int64, device).unsqueeze(0), Scalars.One).flatten();  // [2*Hkv*B*L]
         return new DecodeBatch(pool, isBatched,
             tensor(rows.ToArray(), int64, device),
             tensor(writeSlots, int64, device),

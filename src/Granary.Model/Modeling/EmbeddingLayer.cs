@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using Granary.Model.Sharding;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -39,9 +40,11 @@ public sealed class EmbeddingLayer : nn.Module<Tensor, Tensor>, ISlicedParameter
     {
         if (_part is null) return _weight.index_select(0, ids);
         using var scope = NewDisposeScope();
-        var local = ids - _part.Start;
-        var inRange = local.ge(0).logical_and(local.lt(_part.Count));
-        var rows = _weight.index_select(0, local.clamp(0, _part.Count - 1));
+        // Scalars held for the calls (see Scalars).
+        using Scalar start = _part.Start, count = _part.Count, last = _part.Count - 1;
+        var local = ids.sub(start);
+        var inRange = local.ge(Scalars.Zero).logical_and(local.lt(count));
+        var rows = _weight.index_select(0, local.clamp(Scalars.Zero, last));
         return rows.mul(inRange.unsqueeze(1).to(rows.dtype)).MoveToOuterDisposeScope();
     }
 

@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using Granary.Model.Configuration;
 using Granary.Model.Sharding;
 using TorchSharp;
@@ -30,8 +31,8 @@ public sealed class LlamaDecoderLayer : nn.Module
     public Tensor Forward(Tensor x, ForwardContext context)
     {
         using var scope = NewDisposeScope();
-        var h = x + _attention.Forward(_inputNorm.forward(x), context);
-        var output = h + _mlp.forward(_postAttentionNorm.forward(h));
+        var h = x.add(_attention.Forward(_inputNorm.forward(x), context), Scalars.One); // a held alpha (see Scalars)
+        var output = h.add(_mlp.forward(_postAttentionNorm.forward(h)), Scalars.One);
         return output.MoveToOuterDisposeScope();
     }
 }

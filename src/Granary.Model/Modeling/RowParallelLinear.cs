@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using Granary.Model.Sharding;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -40,7 +41,7 @@ public sealed class RowParallelLinear : nn.Module<Tensor, Tensor>, ISlicedParame
         if (_group.Size == 1) return nn.functional.linear(x, _weight, _bias);
         using var partial = nn.functional.linear(x, _weight);
         var sum = _group.AllReduceSum(partial);
-        return _bias is null ? sum : sum.add_(_bias);
+        return _bias is null ? sum : sum.add_(_bias, Scalars.One);
     }
 
     public (WeightSlice Slice, long FullLength)? SliceOf(string parameterName) => parameterName == "weight" ? _inputSlice : null;

@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using Granary.Model.Sharding;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -60,13 +61,17 @@ public sealed class LocalVocabPartLogits : IVocabPartLogits
             long[] seen = scoring.SeenTokenIds.Where(Range.Contains).Select(id => (long)(id - Range.Start)).ToArray();
             scores = RowScoring.Penalize(scores, seen, scoring.RepetitionPenalty);
         }
-        return scoring.IsGreedy ? scores : scores / scoring.Temperature;
+        if (scoring.IsGreedy) return scores;
+        using var temperature = scoring.Temperature.ToScalar(); // held for the call (see Scalars)
+        return scores.div(temperature);
     }
 
     int Walk(int row, RowScoring scoring, double reference, double target)
     {
         double[] weights;
-        using (var scope = NewDisposeScope()) weights = (Scores(row, scoring) - reference).exp().cpu().data<double>().ToArray();
+        using (var scope = NewDisposeScope())
+        using (var shift = reference.ToScalar())
+            weights = Scores(row, scoring).sub(shift).exp().cpu().data<double>().ToArray();
         int index = InverseCdf.Index(weights, target);
         return index >= 0 ? Range.Start + index : throw new InvalidOperationException($"{Range} has no token with weight in row {row}");
     }

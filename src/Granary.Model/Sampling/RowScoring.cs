@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,6 +24,7 @@ public sealed record RowScoring(double Temperature, double RepetitionPenalty, IR
         if (penalty == 1.0 || indices.Count == 0) return scores;
         var ids = tensor(indices.ToArray(), int64, scores.device);
         var seen = scores.index_select(0, ids);
-        return scores.scatter(0, ids, where(seen.gt(0), seen / penalty, seen * penalty));
+        using var factor = penalty.ToScalar(); // held for the calls (see Scalars)
+        return scores.scatter(0, ids, where(seen.gt(Scalars.Zero), seen.div(factor), seen.mul(factor)));
     }
 }

@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using static TorchSharp.torch;
 
 namespace Granary.Model.Sharding;
@@ -45,7 +46,7 @@ public static class RankOrder
     public static Tensor Sum(IReadOnlyList<Tensor> parts)
     {
         var sum = parts[0].clone();
-        for (int r = 1; r < parts.Count; r++) sum.add_(parts[r]);
+        for (int r = 1; r < parts.Count; r++) sum.add_(parts[r], Scalars.One);
         return sum;
     }
 

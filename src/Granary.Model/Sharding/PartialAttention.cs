@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using static TorchSharp.torch;
 
 namespace Granary.Model.Sharding;
@@ -16,10 +17,10 @@ public static class PartialAttention
     {
         using var scope = NewDisposeScope();
         var scores = matmul(queries, keys.transpose(1, 2)).to(float32);          // [Hkv, G*n, L]
-        if (allowed is not null) scores = scores.masked_fill(allowed.logical_not(), double.NegativeInfinity);
+        if (allowed is not null) scores = scores.masked_fill(allowed.logical_not(), Scalars.NegativeInfinity);
         var lse = scores.logsumexp(-1, keepdim: true);                           // [Hkv, G*n, 1]
-        var safeLse = lse.masked_fill(lse.isneginf(), 0);
-        var probs = (scores - safeLse).exp();                                    // 0 where masked, rows of empty blocks all 0
+        var safeLse = lse.masked_fill(lse.isneginf(), Scalars.Zero);
+        var probs = scores.sub(safeLse).exp();                                    // 0 where masked, rows of empty blocks all 0
         var output = matmul(probs.to(values.dtype), values);                     // [Hkv, G*n, Dh]
         return (output.MoveToOuterDisposeScope(), lse.MoveToOuterDisposeScope());
     }
@@ -29,10 +30,10 @@ public static class PartialAttention
     {
         using var scope = NewDisposeScope();
         var lse = logaddexp(a.LogSumExp, b.LogSumExp);
-        var safeLse = lse.masked_fill(lse.isneginf(), 0);
-        var weightA = (a.LogSumExp - safeLse).exp();   // exp(-inf) = 0 for an empty side
-        var weightB = (b.LogSumExp - safeLse).exp();
-        var output = a.Output.to(float32) * weightA + b.Output.to(float32) * weightB;
+        var safeLse = lse.masked_fill(lse.isneginf(), Scalars.Zero);
+        var weightA = a.LogSumExp.sub(safeLse).exp();   // exp(-inf) = 0 for an empty side
+        var weightB = b.LogSumExp.sub(safeLse).exp();
+        var output = (a.Output.to(float32) * weightA).add(b.Output.to(float32) * weightB, Scalars.One);
         return (output.to(a.Output.dtype).MoveToOuterDisposeScope(), lse.MoveToOuterDisposeScope());
     }
 }

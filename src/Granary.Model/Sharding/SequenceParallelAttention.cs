@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using Granary.Model.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -147,7 +148,11 @@ public sealed class SequenceParallelAttention(int layerIndex, int numHeads, int 
         var queries = tensor(queryPositions, int64, device).unsqueeze(1);
         var keys = tensor(keyPositions, int64, device).unsqueeze(0);
         var allowed = keys.le(queries);
-        if (slidingWindow is { } window) allowed = allowed.logical_and(keys.gt(queries - window));
+        if (slidingWindow is { } window)
+        {
+            using var span = window.ToScalar(); // held for the call (see Scalars)
+            allowed = allowed.logical_and(keys.gt(queries.sub(span)));
+        }
         return allowed.repeat(_group, 1);
     }
 }
