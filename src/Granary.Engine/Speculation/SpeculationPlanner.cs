@@ -8,7 +8,7 @@ namespace Granary.Engine.Speculation;
 /// budget): how to give a sequence a draft cache, what that cache costs in the scheduler's unit (target KV
 /// positions), and the cap on k. Tensors stay on the engine's side: this hands out caches, nothing else.
 /// </summary>
-public sealed class SpeculationPlanner(Func<int, SequenceKvCache> allocateDraftCache, double draftKvRatio, SpeculationController controller)
+public sealed class SpeculationPlanner(Func<int, IKvCache> allocateDraftCache, double draftKvRatio, SpeculationController controller)
 {
     public SpeculationController Controller { get; } = controller;
 
