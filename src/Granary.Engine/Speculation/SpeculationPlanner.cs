@@ -30,10 +30,13 @@ public sealed class SpeculationPlanner(Func<int, IKvCache> allocateDraftCache, d
     /// </summary>
     public int NumTokensFor(Sequence sequence, int cap, int tokenBudget)
     {
-        int wanted = Controller.IsAdaptive
-            ? AdaptiveK.ForAcceptance(sequence.Speculation?.Acceptance ?? SequenceSpeculation.PriorAcceptance, cap)
-            : cap;
+        int wanted = WantedTokens(sequence, cap);
         // The target's cache holds prompt + output - 1 positions and takes k + 1 more: at most MaxTotalTokens.
         return Math.Max(0, Math.Min(Math.Min(wanted, sequence.NumRemainingTokens - 1), tokenBudget));
     }
+
+    /// <summary>k the sequence's acceptance asks for under <paramref name="cap"/> (the cap itself when not adaptive).</summary>
+    public int WantedTokens(Sequence sequence, int cap) => Controller.IsAdaptive
+        ? AdaptiveK.ForAcceptance(sequence.Speculation?.Acceptance ?? SequenceSpeculation.PriorAcceptance, cap)
+        : cap;
 }
