@@ -20,6 +20,7 @@ public sealed class ForwardContext(IReadOnlyList<BatchSegment> segments, Tensor 
     /// <summary>[T, 1, Dh] in the run dtype.</summary>
     public Tensor Cos { get; } = cos;
 
+    /// <summary>The half-signed sin [-sin, sin] (<see cref="RotaryEmbedding.CosSin"/>), [T, 1, Dh] in the run dtype.</summary>
     public Tensor Sin { get; } = sin;
 
     /// <summary>
