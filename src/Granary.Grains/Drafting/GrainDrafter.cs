@@ -18,6 +18,9 @@ namespace Granary.Grains.Drafting;
 /// </summary>
 public sealed class GrainDrafter(IDraftGrain grain, DraftReport report) : IDrafter
 {
+    /// <summary>Freed draft caches wait for the next step's call; this many are sent on their own (speculation may be off for long).</summary>
+    public const int MaxPendingReleases = 32;
+
     readonly ConcurrentQueue<long> _released = new();
     long _nextSequenceId;
 
@@ -29,15 +32,30 @@ public sealed class GrainDrafter(IDraftGrain grain, DraftReport report) : IDraft
 
     public long NumKvBytesPerPosition => Report.KvBytesPerPosition;
 
-    public IKvCache NewCache(int capacity) => new RemoteKvCache(Interlocked.Increment(ref _nextSequenceId), capacity, _released.Enqueue);
+    public IKvCache NewCache(int capacity) => new RemoteKvCache(Interlocked.Increment(ref _nextSequenceId), capacity, Release);
+
+    // NOTE: ids are never reused, so a release may reach the grain before or after any later step: order does not matter.
+    void Release(long sequenceId)
+    {
+        _released.Enqueue(sequenceId);
+        if (_released.Count < MaxPendingReleases) return;
+        var released = TakeReleased();
+        if (released.Length == 0) return;
+        grain.Propose(new DraftStepRequest([], released)).ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted); // a lost draft is reported by the next step
+    }
+
+    long[] TakeReleased()
+    {
+        var released = new List<long>();
+        while (_released.TryDequeue(out long id)) released.Add(id);
+        return [.. released];
+    }
 
     public DraftProposal[] Propose(IReadOnlyList<Sequence> sequences, IReadOnlyList<int> numTokens)
     {
         var caches = sequences.Select(CacheOf).ToList();
         var rows = sequences.Select((s, i) => RowOf(s, caches[i], numTokens[i])).ToArray();
-        var released = new List<long>();
-        while (_released.TryDequeue(out long id)) released.Add(id);
-        var result = Wait(grain.Propose(new DraftStepRequest(rows, [.. released])));
+        var result = Wait(grain.Propose(new DraftStepRequest(rows, TakeReleased())));
         var proposals = new DraftProposal[rows.Length];
         for (int i = 0; i < rows.Length; i++)
         {
