@@ -9,9 +9,7 @@ namespace Granary.Engine.Speculation;
 /// then it runs a few steps at a neighbouring cap, and it moves when that neighbour measured faster. Cap 0
 /// is plain decoding, so a bucket where speculation does not pay settles there. Exploring costs the steps
 /// spent at a worse cap, so each exploration that does not lead to a move doubles the wait before the next
-/// one (from <see cref="ExplorePeriod"/> up to <see cref="MaxExplorePeriod"/> steps, or
-/// <see cref="MaxPlainExplorePeriod"/> at cap 0, where an exploration also makes the draft catch up on every
-/// sequence's context); a move resets it. A cap above the k any sequence's acceptance asks for behaves exactly
+/// one (from <see cref="ExplorePeriod"/> up to <see cref="MaxExplorePeriod"/> steps); a move resets it. A cap above the k any sequence's acceptance asks for behaves exactly
 /// like that k, so the bucket drops to it (<see cref="OnPlanned"/>): exploring then probes caps that change
 /// something, and a bucket where speculation does not pay walks down to plain decoding instead of stalling on
 /// a plateau of equivalent caps. Not thread-safe: the engine's thread plans and observes.
@@ -19,7 +17,7 @@ namespace Granary.Engine.Speculation;
 public sealed class SpeculationController(int maxK, bool isAdaptive)
 {
     /// <summary>Steps between explorations of a neighbouring cap, at first and at most.</summary>
-    public const int ExplorePeriod = 6, MaxExplorePeriod = 96, MaxPlainExplorePeriod = 8 * MaxExplorePeriod;
+    public const int ExplorePeriod = 6, MaxExplorePeriod = 96;
 
     /// <summary>Consecutive steps one exploration runs at the neighbouring cap.</summary>
     public const int ExploreSteps = 3;
@@ -77,7 +75,7 @@ public sealed class SpeculationController(int maxK, bool isAdaptive)
         }
         else
         {
-            bucket.ExplorePeriod = Math.Min(bucket.Current == 0 ? MaxPlainExplorePeriod : MaxExplorePeriod, bucket.ExplorePeriod * 2);
+            bucket.ExplorePeriod = Math.Min(MaxExplorePeriod, bucket.ExplorePeriod * 2);
         }
     }
 
