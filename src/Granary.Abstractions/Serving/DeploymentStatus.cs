@@ -42,6 +42,15 @@ public sealed record DeploymentStatus
     /// <summary>With the KV tier on: blocks on the device, host and cxl tiers now.</summary>
     public int[] KvTierBlocks { get; init; } = [];
 
+    /// <summary>
+    /// Where the draft runs when the deployment speculates: "local" (beside the router's engine), "own-slot" (a
+    /// draft grain on a device slot of its own) or "co-located" (a draft grain sharing a target shard's slot).
+    /// </summary>
+    public string? DraftPlacement { get; init; }
+
+    /// <summary>Silo that hosts the draft (the router's for "local").</summary>
+    public string? DraftHost { get; init; }
+
     /// <summary>Silo that hosts the router (and, until shards are spread, the model).</summary>
     public string? Host { get; init; }
 }

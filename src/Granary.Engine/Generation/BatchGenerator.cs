@@ -11,7 +11,7 @@ namespace Granary.Engine.Generation;
 /// are submitted at once to an <see cref="InferenceEngine"/>, which steps until every one has finished.
 /// With a <paramref name="draft"/>, decoding is speculative.
 /// </summary>
-public sealed class BatchGenerator(ICausalLm model, TextTokenizer tokenizer, DraftModel? draft = null, SpeculationOptions? speculation = null)
+public sealed class BatchGenerator(ICausalLm model, TextTokenizer tokenizer, IDrafter? draft = null, SpeculationOptions? speculation = null)
 {
     /// <summary>Most tokens one forward takes; longer prompts are prefilled in chunks.</summary>
     public int MaxPrefillTokensPerStep { get; init; } = 2048;

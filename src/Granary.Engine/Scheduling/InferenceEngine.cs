@@ -23,12 +23,12 @@ public sealed class InferenceEngine
     readonly TextTokenizer _tokenizer;
     readonly Scheduler _scheduler;
     readonly SchedulerOptions _options;
-    readonly DraftModel? _draft;
+    readonly IDrafter? _draft;
     readonly IReadOnlySet<int> _eosTokenIds;
     readonly bool _useThreadCpuTime;
     long _nextId;
 
-    public InferenceEngine(ICausalLm model, TextTokenizer tokenizer, SchedulerOptions options, DraftModel? draft = null, SpeculationOptions? speculation = null, KvTierManager? kvTiers = null)
+    public InferenceEngine(ICausalLm model, TextTokenizer tokenizer, SchedulerOptions options, IDrafter? draft = null, SpeculationOptions? speculation = null, KvTierManager? kvTiers = null)
     {
         _model = model;
         _tokenizer = tokenizer;
@@ -38,7 +38,7 @@ public sealed class InferenceEngine
         SpeculationPlanner? planner = null;
         if (draft is not null && speculation.NumSpeculativeTokens > 0)
         {
-            draft.CheckCompatibleWith(model);
+            DraftCompatibility.Check(draft.VocabSize, draft.MaxPositionEmbeddings, model);
             _draft = draft;
             double ratio = (double)draft.NumKvBytesPerPosition / model.NumKvBytesPerPosition;
             planner = new SpeculationPlanner(draft.NewCache, ratio, new SpeculationController(speculation.NumSpeculativeTokens, speculation.IsAdaptive));
@@ -122,7 +122,7 @@ public sealed class InferenceEngine
         var speculating = Enumerable.Range(0, chunks.Count).Where(i => chunks[i].NumSpeculativeTokens > 0).ToList();
         if (speculating.Count == 0) return proposals;
         var draft = _draft ?? throw new InvalidOperationException("a plan asks for speculation but the engine has no draft model");
-        var made = DraftProposer.Propose(draft, speculating.Select(i => chunks[i].Sequence).ToList(), speculating.Select(i => chunks[i].NumSpeculativeTokens).ToList());
+        var made = draft.Propose(speculating.Select(i => chunks[i].Sequence).ToList(), speculating.Select(i => chunks[i].NumSpeculativeTokens).ToList());
         for (int j = 0; j < speculating.Count; j++) proposals[speculating[j]] = made[j];
         return proposals;
     }

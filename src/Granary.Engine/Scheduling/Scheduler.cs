@@ -112,6 +112,12 @@ public sealed class Scheduler
     {
         var planner = _speculation!;
         int cap = numDecodes == 0 ? 0 : planner.Controller.CapFor(numDecodes);
+        if (cap > 0)
+        {
+            int maxWanted = 0;
+            for (int i = 0; i < numDecodes; i++) maxWanted = Math.Max(maxWanted, planner.WantedTokens(chunks[i].Sequence, cap));
+            cap = planner.Controller.OnPlanned(numDecodes, cap, maxWanted);
+        }
         planner.LastPlan = (numDecodes, cap);
         if (cap == 0) return;
         for (int i = 0; i < numDecodes && budget > 0; i++)

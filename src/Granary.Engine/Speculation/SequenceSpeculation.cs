@@ -7,14 +7,14 @@ namespace Granary.Engine.Speculation;
 /// first feeds the draft whatever context it has not seen), the KV budget that cache reserves, and an
 /// estimate of how often this sequence's draft tokens are accepted.
 /// </summary>
-public sealed class SequenceSpeculation(SequenceKvCache draftCache, long numReservedKvTokens) : IDisposable
+public sealed class SequenceSpeculation(IKvCache draftCache, long numReservedKvTokens) : IDisposable
 {
     /// <summary>Prior per-token acceptance before a sequence has any history (the default pair measures ~0.7).</summary>
     public const double PriorAcceptance = 0.7;
 
     const double Smoothing = 0.15;
 
-    public SequenceKvCache DraftCache { get; } = draftCache;
+    public IKvCache DraftCache { get; } = draftCache;
 
     /// <summary>What the draft cache costs against the scheduler's KV budget, in target KV positions.</summary>
     public long NumReservedKvTokens { get; } = numReservedKvTokens;

@@ -9,8 +9,10 @@ namespace Granary.Engine.Speculation;
 /// then it runs a few steps at a neighbouring cap, and it moves when that neighbour measured faster. Cap 0
 /// is plain decoding, so a bucket where speculation does not pay settles there. Exploring costs the steps
 /// spent at a worse cap, so each exploration that does not lead to a move doubles the wait before the next
-/// one (from <see cref="ExplorePeriod"/> up to <see cref="MaxExplorePeriod"/> steps); a move resets it.
-/// Not thread-safe: the engine's thread plans and observes.
+/// one (from <see cref="ExplorePeriod"/> up to <see cref="MaxExplorePeriod"/> steps); a move resets it. A cap above the k any sequence's acceptance asks for behaves exactly
+/// like that k, so the bucket drops to it (<see cref="OnPlanned"/>): exploring then probes caps that change
+/// something, and a bucket where speculation does not pay walks down to plain decoding instead of stalling on
+/// a plateau of equivalent caps. Not thread-safe: the engine's thread plans and observes.
 /// </summary>
 public sealed class SpeculationController(int maxK, bool isAdaptive)
 {
@@ -75,6 +77,19 @@ public sealed class SpeculationController(int maxK, bool isAdaptive)
         {
             bucket.ExplorePeriod = Math.Min(MaxExplorePeriod, bucket.ExplorePeriod * 2);
         }
+    }
+
+    /// <summary>
+    /// A step of <paramref name="batchSize"/> was planned with <paramref name="cap"/>, and the sequences'
+    /// acceptance asked for at most <paramref name="maxWantedK"/> tokens: a settled cap above that drops to it
+    /// (no behaviour changes; exploration then starts from the k that runs). Returns the cap the step runs with.
+    /// </summary>
+    public int OnPlanned(int batchSize, int cap, int maxWantedK)
+    {
+        if (!IsAdaptive || maxWantedK < 1) return cap;
+        var bucket = BucketFor(batchSize);
+        if (bucket.ExploringCap is not null || cap != bucket.Current || maxWantedK >= cap) return cap;
+        return bucket.Current = maxWantedK;
     }
 
     Bucket BucketFor(int batchSize)

@@ -8,7 +8,7 @@ namespace Granary.Engine.Speculation;
 /// budget): how to give a sequence a draft cache, what that cache costs in the scheduler's unit (target KV
 /// positions), and the cap on k. Tensors stay on the engine's side: this hands out caches, nothing else.
 /// </summary>
-public sealed class SpeculationPlanner(Func<int, SequenceKvCache> allocateDraftCache, double draftKvRatio, SpeculationController controller)
+public sealed class SpeculationPlanner(Func<int, IKvCache> allocateDraftCache, double draftKvRatio, SpeculationController controller)
 {
     public SpeculationController Controller { get; } = controller;
 
@@ -30,10 +30,13 @@ public sealed class SpeculationPlanner(Func<int, SequenceKvCache> allocateDraftC
     /// </summary>
     public int NumTokensFor(Sequence sequence, int cap, int tokenBudget)
     {
-        int wanted = Controller.IsAdaptive
-            ? AdaptiveK.ForAcceptance(sequence.Speculation?.Acceptance ?? SequenceSpeculation.PriorAcceptance, cap)
-            : cap;
+        int wanted = WantedTokens(sequence, cap);
         // The target's cache holds prompt + output - 1 positions and takes k + 1 more: at most MaxTotalTokens.
         return Math.Max(0, Math.Min(Math.Min(wanted, sequence.NumRemainingTokens - 1), tokenBudget));
     }
+
+    /// <summary>k the sequence's acceptance asks for under <paramref name="cap"/> (the cap itself when not adaptive).</summary>
+    public int WantedTokens(Sequence sequence, int cap) => Controller.IsAdaptive
+        ? AdaptiveK.ForAcceptance(sequence.Speculation?.Acceptance ?? SequenceSpeculation.PriorAcceptance, cap)
+        : cap;
 }

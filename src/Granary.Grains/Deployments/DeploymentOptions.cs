@@ -39,6 +39,13 @@ public sealed record DeploymentOptions
 
     public SpeculationOptions Speculation { get; init; } = new();
 
+    /// <summary>Where the draft runs: beside the router's engine, or on a draft grain of its own (see <see cref="Deployments.DraftPlacementMode"/>).</summary>
+    public DraftPlacementMode DraftPlacement { get; init; } = DraftPlacementMode.Auto;
+
+    /// <summary>Whether the draft runs on a draft grain: always with <see cref="DraftPlacementMode.Grain"/>, and with <see cref="DraftPlacementMode.Auto"/> whenever the target runs a plan.</summary>
+    public bool DraftsOnGrain => DraftDirectory is not null
+        && (DraftPlacement == DraftPlacementMode.Grain || (DraftPlacement == DraftPlacementMode.Auto && !Plan.IsSingle));
+
     /// <summary>Prefix reuse, TTL pins and KV tiers; null: off (every request prefills its whole prompt).</summary>
     public KvReuseOptions? KvReuse { get; init; }
 

@@ -7,6 +7,7 @@ using Granary.Engine.Scheduling;
 using Granary.Engine.Serving;
 using Granary.Engine.Speculation;
 using Granary.Grains.Deployments;
+using Granary.Grains.Drafting;
 using Granary.Grains.KvTiers;
 using Granary.Grains.Sharding;
 using Granary.Model.Configuration;
@@ -35,7 +36,8 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     static readonly TimeSpan StatusWait = TimeSpan.FromSeconds(10);
 
     ICausalLm? _model;
-    DraftModel? _draft;
+    DraftModel? _draft;          // a draft beside the engine (DraftPlacementMode.Local)
+    GrainDrafter? _grainDrafter; // or one on a draft grain, per placement
     InferenceEngine? _engine;
     KvTierManager? _kvTiers;
     ServingLoop? _loop;
@@ -54,6 +56,8 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     async Task LoadAsync(DeploymentOptions deployment)
     {
         var started = DateTime.UtcNow;
+        // A fresh generation per placement: shard and draft keys are never reused, so no stale grain is ever called.
+        int generation = Random.Shared.Next(1, int.MaxValue);
         try
         {
             TextTokenizer tokenizer;
@@ -68,15 +72,16 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             else
             {
                 tokenizer = ModelLoader.LoadTokenizerFor(deployment.ModelDirectory, ModelConfigJson.Load(deployment.ModelDirectory));
-                // A fresh generation per placement: shard keys are never reused, so no stale shard is ever stepped.
-                var (model, shards) = await ShardedDeployment.LoadAsync(deployment, GrainFactory, generation: Random.Shared.Next(1, int.MaxValue),
+                var (model, shards) = await ShardedDeployment.LoadAsync(deployment, GrainFactory, generation,
                     waiting => logger.LogInformation("Deployment {Name}: {Waiting}", deployment.Name, waiting), silo.SiloAddress);
                 (_model, _shards) = (model, shards);
-                _ = WatchShardSilosAsync(deployment, shards);
             }
-            // The draft runs beside the router's engine (whatever the target's plan), and outlives re-placements.
-            if (_draft is null && deployment.DraftDirectory is { } draftDirectory)
-                _draft = await Task.Run(() => DraftLoader.Load(draftDirectory, options, deployment.DraftVocabTokens));
+            IDrafter? drafter = null;
+            if (deployment.DraftsOnGrain)
+                drafter = _grainDrafter = await DraftDeployment.LoadAsync(deployment, GrainFactory, generation, _shards, silo.SiloAddress);
+            else if (deployment.DraftDirectory is { } draftDirectory)
+                drafter = _draft ??= await Task.Run(() => DraftLoader.Load(draftDirectory, options, deployment.DraftVocabTokens)); // outlives re-placements
+            if (_shards.Count > 0 || _grainDrafter is not null) _ = WatchSilosAsync(deployment, _shards, _grainDrafter);
             var scheduler = deployment.KvTokensPerShard is { } perShard
                 ? deployment.Scheduler with { MaxSequenceTokens = perShard * deployment.Plan.SequenceShards }
                 : deployment.Scheduler;
@@ -85,11 +90,11 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
                 : _model is GrainShardedCausalLm sharded
                     ? KvTierSetup.For(_model, kvReuse, TimeProvider.System, storage: await ShardKvTierCheck.StorageFor(sharded, kvReuse, _shards, GrainFactory))
                     : KvTierSetup.For(_model, kvReuse, TimeProvider.System, deployment.Cxl);
-            _engine = new InferenceEngine(_model, tokenizer, scheduler, _draft, deployment.Speculation, _kvTiers);
+            _engine = new InferenceEngine(_model, tokenizer, scheduler, drafter, deployment.Speculation, _kvTiers);
             _loop = new ServingLoop(_engine, $"granary-router-{deployment.Name}", new StepMetricLabels(deployment.Name, IsWholeModel: deployment.Plan.IsSingle));
             logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}, in {Seconds:F1} s{Draft}", deployment.Name,
                 deployment.ModelDirectory, deployment.Device, deployment.Plan, (DateTime.UtcNow - started).TotalSeconds,
-                _draft is null ? "" : $"; speculating with draft {deployment.DraftDirectory} (k <= {deployment.Speculation.NumSpeculativeTokens})");
+                drafter is null ? "" : $"; speculating with draft {deployment.DraftDirectory} ({DraftPlacementText}, k <= {deployment.Speculation.NumSpeculativeTokens})");
         }
         catch (Exception e)
         {
@@ -99,11 +104,11 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
         }
     }
 
-    // When a silo holding a shard leaves, the shards are placed again on the remaining slots and reload; requests
-    // in flight fail as retryable, requests arriving meanwhile wait for the new placement.
-    async Task WatchShardSilosAsync(DeploymentOptions deployment, IReadOnlyList<ShardReport> shards)
+    // When a silo holding a shard or the draft grain leaves, the shards and the draft are placed again on the
+    // remaining slots and reload; requests in flight fail as retryable, requests arriving meanwhile wait for the new placement.
+    async Task WatchSilosAsync(DeploymentOptions deployment, IReadOnlyList<ShardReport> shards, GrainDrafter? draft)
     {
-        var silos = shards.Select(s => ShardKey.SiloOf(s.Key)).Distinct().ToList();
+        var silos = shards.Select(s => ShardKey.SiloOf(s.Key)).Concat(draft is null ? [] : [ShardKey.SiloOf(draft.Report.Key)]).Distinct().ToList();
         var stop = _stopWatching.Token;
         try
         {
@@ -111,7 +116,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             {
                 var lost = silos.Where(s => snapshot.GetSiloStatus(s) is SiloStatus.ShuttingDown or SiloStatus.Stopping or SiloStatus.Dead).ToList();
                 if (lost.Count == 0) continue;
-                PlaceShardsAgain(deployment, shards, $"silo {string.Join(", ", lost)} holding a shard left the cluster");
+                PlaceShardsAgain(deployment, shards, draft, $"silo {string.Join(", ", lost)} holding a shard or the draft left the cluster");
                 return;
             }
         }
@@ -120,29 +125,30 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
         }
     }
 
-    void PlaceShardsAgain(DeploymentOptions deployment, IReadOnlyList<ShardReport> oldShards, string reason)
+    void PlaceShardsAgain(DeploymentOptions deployment, IReadOnlyList<ShardReport> oldShards, GrainDrafter? oldDraft, string reason)
     {
         logger.LogWarning("Deployment {Name}: {Reason}; placing its shards again", deployment.Name, reason);
         var (oldLoop, oldModel, oldTiers) = (_loop, _model, _kvTiers);
-        (_loop, _model, _shards, _kvTiers) = (null, null, [], null);
+        (_loop, _model, _shards, _kvTiers, _grainDrafter) = (null, null, [], null, null);
         _loaded = LoadAsync(deployment);
         // The old loop may be blocked in a step on the lost shard: stop it off the grain's turn, and only then
         // unload the surviving old shards (a step still running would otherwise meet an emptied shard).
-        var unloads = oldShards.Select(s => GrainFactory.GetGrain<IShardGrain>(s.Key)).ToList();
+        var unloads = oldShards.Select(s => (Func<Task>)GrainFactory.GetGrain<IShardGrain>(s.Key).Unload)
+            .Concat(oldDraft is null ? [] : [GrainFactory.GetGrain<IDraftGrain>(oldDraft.Report.Key).Unload]).ToList();
         _ = Task.Run(async () =>
         {
             oldLoop?.Stop($"{reason}; the deployment is being placed again, retry the request");
             oldTiers?.Dispose();
             oldModel?.Dispose();
-            foreach (var shard in unloads)
+            foreach (var unload in unloads)
             {
                 try
                 {
-                    await shard.Unload();
+                    await unload();
                 }
                 catch (Exception)
                 {
-                    // The lost silo's shards are gone already.
+                    // The lost silo's shards (or draft) are gone already.
                 }
             }
         });
@@ -189,8 +195,13 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             PrefixCacheHitTokens = _kvTiers?.Cache.NumHitTokens ?? 0,
             KvTierHits = _kvTiers is { } tiers ? KvTierNames.All.Select(tiers.Cache.NumHits).ToArray() : [],
             KvTierBlocks = _kvTiers is { } kv ? KvTierNames.All.Select(kv.Cache.NumBlocks).ToArray() : [],
+            DraftPlacement = _engine.IsSpeculative ? DraftPlacementText : null,
+            DraftHost = _grainDrafter?.Report.Silo ?? (_engine.IsSpeculative ? RuntimeIdentity : null),
         };
     }
+
+    // "local" (beside the engine), "own-slot" or "co-located" (a draft grain with or without a device slot of its own).
+    string DraftPlacementText => _grainDrafter is { } grain ? (grain.Report.HasOwnSlot ? "own-slot" : "co-located") : "local";
 
     public async IAsyncEnumerable<CompletionChunk> Generate(CompletionRequest request,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)

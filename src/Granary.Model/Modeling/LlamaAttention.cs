@@ -80,7 +80,7 @@ public sealed class LlamaAttention : nn.Module
             var segment = context.Segments[s];
             long n = segment.NumTokens;
             if (decode is null || !decode.IsBatched[s])
-                outputs.Add(AttendSegment(segment, q.narrow(0, offset, n), k.narrow(0, offset, n), v.narrow(0, offset, n)));
+                outputs.Add(AttendSegment(context, s, q.narrow(0, offset, n), k.narrow(0, offset, n), v.narrow(0, offset, n)));
             offset += n;
         }
         if (decode is null) return outputs.Count == 1 ? outputs[0] : cat(outputs, dim: 0); // [T, H*Dh]
@@ -124,8 +124,9 @@ public sealed class LlamaAttention : nn.Module
     // q: [n, H, Dh] (already scaled), k/v: [n, Hkv, Dh] -> [n, H*Dh].
     // NOTE: this runs once per sequence per layer, so it keeps its TorchSharp calls few: each costs
     // microseconds of overhead, which is the whole budget of a small decode step.
-    Tensor AttendSegment(BatchSegment segment, Tensor q, Tensor k, Tensor v)
+    Tensor AttendSegment(ForwardContext context, int segmentIndex, Tensor q, Tensor k, Tensor v)
     {
+        var segment = context.Segments[segmentIndex];
         long n = q.size(0);
         var newKeys = k.transpose(0, 1);   // [Hkv, n, Dh]
         var newValues = v.transpose(0, 1);
@@ -143,9 +144,9 @@ public sealed class LlamaAttention : nn.Module
         var scores = matmul(queries, keys.transpose(1, 2)); // [Hkv, G*n, L]
         if (NeedsMask(n, numKeys))
         {
-            var allowed = AllowedKeys(segment.StartPosition, n, numKeys, scores.device); // [n, L]
+            var hidden = context.HiddenKeys(segmentIndex, () => AllowedKeys(segment.StartPosition, n, numKeys, scores.device).logical_not()); // [n, L]
             scores = scores.view(_numKvHeads, group, n, numKeys)
-                .masked_fill(allowed.logical_not(), double.NegativeInfinity)
+                .masked_fill(hidden, double.NegativeInfinity)
                 .view(_numKvHeads, group * n, numKeys);
         }
         var probs = scores.dtype == ScalarType.Float32 ? scores.softmax(-1) : scores.softmax(-1, ScalarType.Float32).to(q.dtype);

@@ -103,7 +103,7 @@ public sealed class LlamaForCausalLM : nn.Module
     {
         using var scope = NewDisposeScope();
         var (cos, sin) = _rotary.CosSin(positions, DType);
-        var context = new ForwardContext(segments, cos, sin, Config.SlidingWindow, batchDecodeRows, sequenceParallel);
+        using var context = new ForwardContext(segments, cos, sin, Config.SlidingWindow, batchDecodeRows, sequenceParallel);
         var x = Shard.HasEmbedding ? _embedTokens!.forward(input) : input;
         foreach (var layer in _layers)
             x = layer.Forward(x, context);

@@ -48,26 +48,32 @@ public sealed class RotaryEmbedding : IDisposable
         return (1 - smooth) * invFreq / s.Factor + smooth * invFreq;
     }
 
-    /// <summary>positions: [T] int64 -> cos, sin: [T, 1, Dh] in <paramref name="dtype"/> (broadcast over heads).</summary>
-    public (Tensor Cos, Tensor Sin) CosSin(Tensor positions, ScalarType dtype)
+    /// <summary>
+    /// positions: [T] int64 -> cos and the half-signed sin [-sin, sin] (what <see cref="Apply"/> takes): [T, 1, Dh]
+    /// in <paramref name="dtype"/>, broadcast over heads. Folding rotate_half's sign into sin once per forward
+    /// saves every layer a negation of q and of k (the products are bit for bit the same: (-a)·s = a·(-s)).
+    /// </summary>
+    public (Tensor Cos, Tensor SignedSin) CosSin(Tensor positions, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
         var freqs = positions.to(float32).unsqueeze(1) * _invFreq.unsqueeze(0); // [T, Dh/2]
         var angles = cat([freqs, freqs], dim: 1).unsqueeze(1);                 // [T, 1, Dh]
         var cos = angles.cos().to(dtype).MoveToOuterDisposeScope();
-        var sin = angles.sin().to(dtype).MoveToOuterDisposeScope();
-        return (cos, sin);
+        var halfSin = freqs.sin();                                              // [T, Dh/2]
+        var signedSin = cat([halfSin.neg(), halfSin], dim: 1).unsqueeze(1).to(dtype).MoveToOuterDisposeScope();
+        return (cos, signedSin);
     }
 
-    /// <summary>x: [T, heads, Dh] -> same shape, rotated by each token's position.</summary>
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    /// <summary>
+    /// x: [T, heads, Dh] -> same shape, rotated by each token's position: x·cos + rotate_half(x)·sin, where
+    /// rotate_half(x) = [-x2, x1] is computed as roll(x, Dh/2) = [x2, x1] times the half-signed sin.
+    /// Four ops: a decode step is bound by per-op overhead, and this runs twice per layer.
+    /// </summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor signedSin)
     {
         using var scope = NewDisposeScope();
         long half = x.size(-1) / 2;
-        var first = x.narrow(-1, 0, half);
-        var second = x.narrow(-1, half, half);
-        var rotated = cat([second.neg(), first], dim: -1);
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        return (x * cos).add_(x.roll(half, -1).mul_(signedSin)).MoveToOuterDisposeScope();
     }
 
     public void Dispose() => _invFreq.Dispose();

@@ -81,11 +81,14 @@ public sealed class SequenceSampler : IDisposable
     /// Draws one token id from probabilities [V] (need not be normalized) with this sequence's random stream:
     /// inverse-CDF in id order, as every other draw here.
     /// </summary>
-    public int SampleFrom(Tensor probs)
+    public int SampleFrom(Tensor probs) => SampleFrom(probs, NextUniform());
+
+    /// <summary>The token <paramref name="uniform"/> in [0, 1) picks from probabilities [V] (inverse-CDF in id order).</summary>
+    public static int SampleFrom(Tensor probs, double uniform)
     {
         double[] weights;
         using (var values = probs.to(float64).cpu()) weights = values.data<double>().ToArray();
-        int index = InverseCdf.Index(weights, NextUniform() * weights.Sum());
+        int index = InverseCdf.Index(weights, uniform * weights.Sum());
         return index >= 0 ? index : throw new ArgumentException("cannot sample from a distribution with no mass", nameof(probs));
     }
 

@@ -38,6 +38,7 @@ internal static class ServeCommand
             (new Option<string>("--draft") { Description = "Draft model folder (the target's tokenizer), or \"default\" for the shipped draft: decode speculatively" }, nameof(GranaryServerOptions.Draft)),
             (new Option<int>("--speculate") { Description = "Most tokens the draft proposes per step, k (default 4; adapted down at run time)" }, nameof(GranaryServerOptions.Speculate)),
             (new Option<int>("--draft-vocab") { Description = "VocabTrim: keep the draft's LM head to the N most frequent tokens (vocab_trim.json beside the draft; default 0 = all)" }, nameof(GranaryServerOptions.DraftVocab)),
+            (new Option<string>("--draft-placement") { Description = "Where the draft runs: local (beside the router), grain (a draft grain: its own device slot, else beside a target shard) or auto (grain when --plan is set; default)" }, nameof(GranaryServerOptions.DraftPlacement)),
             (new Option<long>("--kv-cache-tokens") { Description = "KV positions all running sequences may reserve together (default unlimited)" }, nameof(GranaryServerOptions.KvCacheTokens)),
             (new Option<int>("--kv-tokens-per-shard") { Description = "KV positions of one sequence one shard may hold; longer prompts need sp (default unlimited)" }, nameof(GranaryServerOptions.KvTokensPerShard)),
             (new Option<double>("--shutdown-grace-seconds") { Description = "On SIGTERM: how long in-flight requests may finish while new ones get 503 (default 30)" }, nameof(GranaryServerOptions.ShutdownGraceSeconds)),

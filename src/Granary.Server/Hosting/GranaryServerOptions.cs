@@ -77,6 +77,12 @@ public sealed class GranaryServerOptions
     /// <summary>VocabTrim: the draft's LM head keeps this many most frequent tokens (0 keeps all).</summary>
     public int DraftVocab { get; set; }
 
+    /// <summary>
+    /// Where the draft runs: "local" (beside the router's engine), "grain" (a draft grain on its own device slot,
+    /// or co-located with a target shard when no slot is free), or "auto" (grain when a plan is set, else local).
+    /// </summary>
+    public string DraftPlacement { get; set; } = "auto";
+
     /// <summary>API keys and their tenants; when any are configured, every API call must present one.</summary>
     public List<ApiKeyOptions> ApiKeys { get; set; } = [];
 
@@ -128,6 +134,14 @@ public sealed class GranaryServerOptions
         if (Speculate is < 0 or > 32) return $"Granary:Speculate (--speculate) must be in 0..32 (got {Speculate})";
         if (DraftVocab < 0) return $"Granary:DraftVocab (--draft-vocab) must be >= 0 (got {DraftVocab})";
         if (Draft is not null && string.IsNullOrWhiteSpace(Draft)) return "Granary:Draft (--draft) is empty";
+        try
+        {
+            DraftPlacementModes.Parse(DraftPlacement, "Granary:DraftPlacement (--draft-placement)");
+        }
+        catch (GranaryUserError e)
+        {
+            return e.Message;
+        }
         if (DType is not null && Granary.Model.Loading.RunDType.TryParse(DType) is null)
             return $"Granary:DType (--dtype): \"{DType}\" is not fp32, bf16 or fp16";
         if (Limits.Validate() is { } limitProblem) return limitProblem;
@@ -160,6 +174,7 @@ public sealed class GranaryServerOptions
     {
         DraftDirectory = draftDirectory,
         DraftVocabTokens = DraftVocab,
+        DraftPlacement = DraftPlacementModes.Parse(DraftPlacement, "Granary:DraftPlacement (--draft-placement)"),
         Speculation = new Granary.Engine.Speculation.SpeculationOptions { NumSpeculativeTokens = Speculate },
         Name = ServedModelName ?? DefaultServedName(modelDirectory),
         ModelDirectory = modelDirectory,

@@ -84,6 +84,33 @@ public sealed class AdaptiveSpeculationTests
     }
 
     [Fact]
+    public void A_cap_above_what_acceptance_asks_for_drops_to_it_so_exploring_reaches_plain_decoding()
+    {
+        // Acceptance keeps every sequence at k = 2 whatever the cap, and speculation does not pay: caps 4, 3 and 2
+        // all behave (and measure) alike, which alone would leave the cap stuck at 4 with no neighbour faster.
+        var controller = new SpeculationController(4, isAdaptive: true);
+        for (int i = 0; i < 120; i++)
+        {
+            int cap = controller.CapFor(1);
+            if (cap > 0) cap = controller.OnPlanned(1, cap, maxWantedK: 2);
+            int k = Math.Min(cap, 2);
+            controller.Observe(1, cap, numTokens: k == 0 ? 100 : 100 - 10 * k, seconds: 1);
+        }
+        Assert.Equal(0, controller.CurrentCap(1));
+    }
+
+    [Fact]
+    public void Planning_a_lower_k_than_the_cap_leaves_an_exploration_alone()
+    {
+        var controller = Run(batchSize: 1, best: 4, steps: 60);
+        Assert.Equal(4, controller.CurrentCap(1));
+        Assert.Equal(4, controller.OnPlanned(1, cap: 4, maxWantedK: 4));
+        Assert.Equal(2, controller.OnPlanned(1, cap: 4, maxWantedK: 2));
+        Assert.Equal(2, controller.CurrentCap(1));
+        Assert.Equal(3, controller.OnPlanned(1, cap: 3, maxWantedK: 1)); // not the settled cap: an exploration, measured as planned
+    }
+
+    [Fact]
     public void Without_adaptation_the_cap_is_always_k()
     {
         var controller = new SpeculationController(3, isAdaptive: false);

@@ -42,7 +42,7 @@ public sealed class SpeculativeRollbackTests(SmallModelFixture fixture) : IClass
             // The draft may lag (it catches up on its next proposal), but what it holds must be right.
             var draftCache = sequence.Speculation!.DraftCache;
             Assert.InRange(draftCache.Length, 1, tokens.Length - 1);
-            AssertCacheMatchesPlainPrefill(draft.Model, draftCache, tokens[..draftCache.Length]);
+            AssertCacheMatchesPlainPrefill(draft.Model, (SequenceKvCache)draftCache, tokens[..draftCache.Length]);
         }
     }
 

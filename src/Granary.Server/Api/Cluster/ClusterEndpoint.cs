@@ -22,14 +22,20 @@ public sealed record ShardView(
             report.ParameterBytes, report.NumSequences, report.VocabCount > 0 ? [report.VocabStart, report.VocabStart + report.VocabCount - 1] : null);
 }
 
-/// <summary>One deployment: its plan, where its router runs, and its shards (none when the router holds the whole model).</summary>
+/// <summary>Where a speculating deployment's draft runs: <c>placement</c> is local, own-slot or co-located.</summary>
+public sealed record DraftView(
+    [property: JsonPropertyName("placement")] string Placement,
+    [property: JsonPropertyName("silo")] string? Silo);
+
+/// <summary>One deployment: its plan, where its router runs, its shards (none when the router holds the whole model) and its draft (null without one).</summary>
 public sealed record DeploymentView(
     [property: JsonPropertyName("model")] string Model,
     [property: JsonPropertyName("plan")] string Plan,
     [property: JsonPropertyName("state")] string State,
     [property: JsonPropertyName("router")] string? Router,
     [property: JsonPropertyName("shards")] IReadOnlyList<ShardView> Shards,
-    [property: JsonPropertyName("kv_tier")] KvTierView? KvTier = null);
+    [property: JsonPropertyName("kv_tier")] KvTierView? KvTier = null,
+    [property: JsonPropertyName("draft")] DraftView? Draft = null);
 
 /// <summary>A deployment's KV tier: blocks on each tier now, and blocks reused from each so far (absent when the tier is off).</summary>
 public sealed record KvTierView(
@@ -58,7 +64,8 @@ public static class ClusterEndpoint
                 var status = await gateway.GetStatus(model.Name);
                 var shards = status.IsLoading ? [] : await gateway.GetShards(model.Name);
                 views.Add(new DeploymentView(model.Name, plan, status.IsLoading ? "loading" : "ready", status.Host,
-                    shards.OrderBy(s => s.Stage).ThenBy(s => s.Rank).Select(ShardView.Of).ToList(), KvTierView.Of(status)));
+                    shards.OrderBy(s => s.Stage).ThenBy(s => s.Rank).Select(ShardView.Of).ToList(), KvTierView.Of(status),
+                    status.DraftPlacement is { } placement ? new DraftView(placement, status.DraftHost) : null));
             }
             catch (Exception e)
             {
