@@ -36,7 +36,7 @@ public sealed class AsyncTierMoveTests
     }
 
     [Fact]
-    public void A_demotion_does_not_wait_for_the_lower_tier_and_a_restore_of_that_block_waits_for_it()
+    public async Task A_demotion_does_not_wait_for_the_lower_tier_and_a_restore_of_that_block_waits_for_it()
     {
         var host = new GatedStore(TensorBlockStore.HostFor(CPU));
         var storage = new LocalKvBlockStorage(CPU, new TensorBlockStore(KvTier.Device, CPU, pinsMemory: false), host);
@@ -44,8 +44,7 @@ public sealed class AsyncTierMoveTests
         Keep(cache, "t", Tokens(0, 4));   // A on the device
 
         // B needs the device: A moves to host while the host store is blocked, and Insert returns anyway.
-        var insert = Task.Run(() => Keep(cache, "t", Tokens(10, 4)));
-        Assert.True(insert.Wait(Hang), "Insert waited for the demotion");
+        await Task.Run(() => Keep(cache, "t", Tokens(10, 4))).WaitAsync(Hang); // times out if Insert waited for the demotion
         Assert.Equal(KvTier.Host, cache.Match("t", Tokens(0, 5), 4).Single().Tier);
         SpinWait.SpinUntil(() => Volatile.Read(ref host.NumStoreCalls) == 1, Hang);
         Assert.Equal(1, host.NumStoreCalls); // the copy has started and is stuck in the store
@@ -53,9 +52,10 @@ public sealed class AsyncTierMoveTests
         using var restored = Empty(8);
         var matched = cache.Match("t", Tokens(0, 5), 4);
         var restore = Task.Run(() => cache.Restore(matched, restored));
-        Assert.False(restore.Wait(TimeSpan.FromMilliseconds(200)), "the restore read the block before its move ended");
+        var first = await Task.WhenAny(restore, Task.Delay(TimeSpan.FromMilliseconds(200)));
+        Assert.False(first == restore, "the restore read the block before its move ended");
         host.Gate.Set();
-        Assert.True(restore.Wait(Hang));
+        await restore.WaitAsync(Hang);
         Assert.Equal(Tokens(0, 4), TokensIn(restored));
     }
 

@@ -19,7 +19,7 @@ public sealed class NativeLifetimeTests(SmallModelFixture fixture) : IClassFixtu
     static readonly TimeSpan Duration = TimeSpan.FromSeconds(8);
 
     [Fact]
-    public void Generation_survives_collections_during_native_calls()
+    public async Task Generation_survives_collections_during_native_calls()
     {
         var tokenizer = fixture.Loaded.Tokenizer;
         GenerationRequest Request(string prompt, SamplingParams sampling, int? logprobs = null) =>
@@ -54,7 +54,7 @@ public sealed class NativeLifetimeTests(SmallModelFixture fixture) : IClassFixtu
         finally
         {
             stop.Cancel();
-            churn.Wait();
+            await churn;
         }
         Assert.True(runs > 0);
     }

@@ -76,6 +76,10 @@ public sealed class ScalarLifetimeRuleTests
                     ExpressionSyntax expression when ConvertsToScalar(model, expression) => $"{expression} becomes a temporary Scalar",
                     BinaryExpressionSyntax { RawKind: (int)SyntaxKind.AddExpression } add when IsTensorMethod(model.GetSymbolInfo(add).Symbol)
                         => $"{add} adds with a temporary alpha",
+                    // Tensor-and-number operators make their Scalar inside TorchSharp, out of sight: treated as temporary.
+                    BinaryExpressionSyntax binary when model.GetSymbolInfo(binary).Symbol is IMethodSymbol { Parameters: var parameters } op
+                        && IsTensorMethod(op) && parameters.Any(p => p.Type.SpecialType is >= SpecialType.System_SByte and <= SpecialType.System_Double)
+                        => $"{binary} makes a temporary Scalar of its number",
                     InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax { Name.Identifier.Text: "add" or "add_" } } call
                         when call.ArgumentList.Arguments.Count == 1 && IsTensorMethod(model.GetSymbolInfo(call).Symbol)
                         => $"{call} adds with a temporary alpha",
