@@ -15,7 +15,8 @@ namespace Granary.Grains.Sharding;
 /// Holds one shard: its slices of the checkpoint (read straight from the safetensors files) and the KV
 /// caches of its layers and heads, per sequence. Forwards run one at a time; a tensor-parallel rank's on a
 /// thread of its own, so the grain stays reentrant for its peers' partial sums while a forward waits in an
-/// all-reduce.
+/// all-reduce. A shard claims its device slot from its silo's <see cref="ISiloDevicesGrain"/> when it loads and
+/// releases it when deactivated; it unloads itself when its router stops renewing its lease.
 /// </summary>
 [Reentrant]
 [SiloPinnedPlacement]
@@ -25,6 +26,8 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(60);
 
     readonly SemaphoreSlim _forwardGate = new(1, 1);
+    readonly StageInputs _stageInputs = new();
+    IShardGrain[]? _nextStage;
     ShardWorker? _worker;
     readonly Dictionary<long, SequenceKvCache> _caches = [];
     ShardAssignment? _assignment;
@@ -33,6 +36,8 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     readonly Dictionary<long, List<long>> _heldPositions = []; // sequence parallel: the positions this shard holds, per sequence
     Task? _loading;
     bool _unloaded;
+    bool _holdsSlot;          // claimed from this silo's SiloDevicesGrain; released on deactivation
+    DateTime _leaseUntil;
     (long StepId, LocalVocabPartLogits Logits)? _partLogits; // the latest step's logits of this shard's vocabulary part
 
     public Task Load(ShardAssignment assignment)
@@ -43,7 +48,41 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         // Peer references are made here, on the grain's turn: activation services are off limits on the loading thread.
         var peers = assignment.PeerKeys.Select(k => GrainFactory.GetGrain<IShardGrain>(k)).ToArray();
         var sequencePeers = (assignment.SequencePeerKeys ?? []).Select(k => GrainFactory.GetGrain<IShardGrain>(k)).ToArray();
-        return _loading ??= Task.Run(() => LoadShard(assignment, peers, sequencePeers));
+        return _loading ??= LoadAsync(assignment, peers, sequencePeers);
+    }
+
+    async Task LoadAsync(ShardAssignment assignment, IShardGrain[] peers, IShardGrain[] sequencePeers)
+    {
+        string key = this.GetPrimaryKeyString();
+        var devices = SiloDevices();
+        if (!await devices.TryClaim(key))
+            throw new InvalidOperationException($"shard {key}: silo {ShardKey.SiloOf(key)} has no free device slot (held by {string.Join(", ", await devices.GetHolders())})");
+        _holdsSlot = true;
+        if (assignment.Lease > TimeSpan.Zero)
+        {
+            _leaseUntil = DateTime.UtcNow + assignment.Lease;
+            var check = assignment.Lease / 4;
+            this.RegisterGrainTimer(CheckLease, new GrainTimerCreationOptions(check, check) { Interleave = true });
+        }
+        // Loading reads hundreds of MB: keep it off the grain scheduler's threads.
+        await Task.Run(() => LoadShard(assignment, peers, sequencePeers));
+    }
+
+    ISiloDevicesGrain SiloDevices() => GrainFactory.GetGrain<ISiloDevicesGrain>(ShardKey.ForSilo(ShardKey.SiloOf(this.GetPrimaryKeyString())));
+
+    public Task RenewLease(TimeSpan lease)
+    {
+        if (_loading is null || _unloaded) throw new ShardUnavailableException($"shard {this.GetPrimaryKeyString()} holds no weights (it was unloaded, its lease lapsed, or its silo restarted)");
+        _leaseUntil = DateTime.UtcNow + lease;
+        return Task.CompletedTask;
+    }
+
+    // Nobody renewed the lease (the router's silo died): free the weights, caches and slot rather than hold them forever.
+    Task CheckLease(CancellationToken cancellationToken)
+    {
+        if (_unloaded || DateTime.UtcNow <= _leaseUntil) return Task.CompletedTask;
+        logger.LogWarning("Shard {Key}: lease lapsed ({Lease} s without its router renewing it); unloading", this.GetPrimaryKeyString(), _assignment!.Lease.TotalSeconds);
+        return Unload();
     }
 
     static bool SameShard(ShardAssignment a, ShardAssignment b) =>
@@ -76,7 +115,42 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
             _shard.NumWeightBytes / 1e6, (DateTime.UtcNow - started).TotalSeconds);
     }
 
-    public async Task<ShardStepResult> Forward(ShardStepRequest request)
+    public Task<ShardStepResult> Forward(ShardStepRequest request) =>
+        ForwardOne(request, request.Input ?? throw new ArgumentException($"step {request.StepId} carries no input", nameof(request)));
+
+    public async Task<ShardStepResult[]> ForwardMicroBatches(ShardStepRequest[] microBatches)
+    {
+        var results = new ShardStepResult[microBatches.Length];
+        var pushes = new List<Task>();
+        var next = NextStage();
+        for (int m = 0; m < microBatches.Length; m++)
+        {
+            var request = microBatches[m];
+            var input = request.Input ?? await _stageInputs.Receive(request.StepId, PeerTimeout);
+            var result = await ForwardOne(request, input);
+            if (next.Length > 0 && result.Output is { } output)
+            {
+                // Pushed as soon as it is computed: the next stage starts on it while this one takes the next micro-batch.
+                pushes.AddRange(next.Select(shard => shard.AcceptStageInput(request.StepId, output)));
+                result = result with { Output = null };
+            }
+            results[m] = result;
+        }
+        await Task.WhenAll(pushes);
+        return results;
+    }
+
+    public Task AcceptStageInput(long stepId, TensorPayload hidden)
+    {
+        _stageInputs.Accept(stepId, hidden);
+        return Task.CompletedTask;
+    }
+
+    // The next stage's ranks, resolved once (on a grain turn).
+    IShardGrain[] NextStage() =>
+        _nextStage ??= (_assignment?.NextStageKeys ?? []).Select(k => GrainFactory.GetGrain<IShardGrain>(k)).ToArray();
+
+    async Task<ShardStepResult> ForwardOne(ShardStepRequest request, TensorPayload input)
     {
         if (_loading is null || _unloaded) throw new ShardUnavailableException($"shard {this.GetPrimaryKeyString()} holds no weights (it was unloaded, or its silo restarted)");
         await _loading;
@@ -84,12 +158,12 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         // A lone rank never waits on a peer: its forward is plain compute and runs on this turn, sparing two
         // thread hand-offs per step. Tensor-parallel ranks block in all-reduces, so they run on their worker
         // while the grain stays free to take their peers' partial sums.
-        if (_assignment!.NumRanks == 1 && _assignment.NumSequenceShards == 1) return RunForward(request, key);
+        if (_assignment!.NumRanks == 1 && _assignment.NumSequenceShards == 1) return RunForward(request, input, key);
         await _forwardGate.WaitAsync();
         try
         {
             _worker ??= new ShardWorker($"granary-shard-{_assignment.Stage}-{_assignment.Rank}-{_assignment.SpRank}");
-            return await _worker.Run(() => RunForward(request, key));
+            return await _worker.Run(() => RunForward(request, input, key));
         }
         finally
         {
@@ -97,7 +171,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         }
     }
 
-    ShardStepResult RunForward(ShardStepRequest request, string key)
+    ShardStepResult RunForward(ShardStepRequest request, TensorPayload inputPayload, string key)
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var shard = _shard!;
@@ -110,7 +184,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         var sequenceParallel = request.SequenceParallel is { } wire ? SequenceParallelStepOf(request.Segments, wire) : null;
         _remoteGroup?.BeginStep(request.StepId);
         using var scope = NewDisposeScope();
-        var input = request.Input.ToTensor(shard.Device);
+        var input = inputPayload.ToTensor(shard.Device);
         var output = shard.ForwardShard(input, new StepLayout([], request.Positions, request.LogitRows), segments, sequenceParallel: sequenceParallel);
         if (sequenceParallel is not null)
             for (int i = 0; i < request.Segments.Length; i++)
@@ -118,7 +192,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         var a = _assignment!;
         var payload = a.Rank == 0 ? TensorPayload.From(output) : null;
         Granary.Engine.Serving.StepMetrics.RecordShardStep(started, a.Deployment, a.Stage, a.Rank);
-        return new ShardStepResult(payload, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return new ShardStepResult(payload, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, output.NumberOfElements * output.ElementSize);
     }
 
     // This shard's view of a sequence-parallel step: every shard's new positions, and the keys it holds (those
@@ -213,7 +287,22 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        FreeTensors();
+        if (!_holdsSlot) return;
+        try
+        {
+            await SiloDevices().Release(this.GetPrimaryKeyString());
+        }
+        catch (Exception e)
+        {
+            // The silo is going down with its slot bookkeeping.
+            logger.LogDebug("Shard {Key}: releasing its device slot failed: {Message}", this.GetPrimaryKeyString(), e.Message);
+        }
+    }
+
+    void FreeTensors()
     {
         foreach (var cache in _caches.Values) cache.Dispose();
         _caches.Clear();
@@ -221,6 +310,5 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         _partLogits?.Logits.Dispose();
         _worker?.Dispose();
         _shard?.Dispose();
-        return Task.CompletedTask;
     }
 }
