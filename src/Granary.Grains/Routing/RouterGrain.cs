@@ -72,6 +72,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
                     waiting => logger.LogInformation("Deployment {Name}: {Waiting}", deployment.Name, waiting), silo.SiloAddress);
                 (_model, _shards) = (model, shards);
                 _ = WatchShardSilosAsync(deployment, shards);
+                _ = WatchShardLeasesAsync(deployment, model, shards);
             }
             // The draft runs beside the router's engine (whatever the target's plan), and outlives re-placements.
             if (_draft is null && deployment.DraftDirectory is { } draftDirectory)
@@ -100,6 +101,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     async Task WatchShardSilosAsync(DeploymentOptions deployment, IReadOnlyList<ShardReport> shards)
     {
         var silos = shards.Select(s => ShardKey.SiloOf(s.Key)).Distinct().ToList();
+        var model = _model;
         var stop = _stopWatching.Token;
         try
         {
@@ -107,12 +109,28 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             {
                 var lost = silos.Where(s => snapshot.GetSiloStatus(s) is SiloStatus.ShuttingDown or SiloStatus.Stopping or SiloStatus.Dead).ToList();
                 if (lost.Count == 0) continue;
+                if (!ReferenceEquals(_model, model)) return; // placed again already (a shard lost its weights)
                 PlaceShardsAgain(deployment, shards, $"silo {string.Join(", ", lost)} holding a shard left the cluster");
                 return;
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
+        }
+    }
+
+    // A shard that lost its weights while its silo stayed (its lease lapsed: renewals starved for a whole lease)
+    // makes every step fail: place the deployment again, as for a lost silo.
+    async Task WatchShardLeasesAsync(DeploymentOptions deployment, GrainShardedCausalLm model, IReadOnlyList<ShardReport> shards)
+    {
+        try
+        {
+            string reason = await model.ShardsLost;
+            if (ReferenceEquals(_model, model)) PlaceShardsAgain(deployment, shards, reason);
+        }
+        catch (OperationCanceledException)
+        {
+            // The model ended first (placed again, or the router deactivated).
         }
     }
 

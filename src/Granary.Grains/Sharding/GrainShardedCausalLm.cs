@@ -266,6 +266,9 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         return ranges;
     }
 
+    /// <summary>Completes with the reason when a shard turns out to have lost its weights (<see cref="ShardLeases.Lost"/>); cancelled when disposed first.</summary>
+    public Task<string> ShardsLost => leases?.Lost ?? new TaskCompletionSource<string>().Task;
+
     /// <summary>Stops renewing the shards' leases and unloads them: the deployment is over (or placed again).</summary>
     public void Dispose() => leases?.Dispose();
 }

@@ -10,6 +10,7 @@ public sealed class ShardLeases : IDisposable
     readonly IReadOnlyList<IShardGrain> _shards;
     readonly TimeSpan _lease;
     readonly Timer _timer;
+    readonly TaskCompletionSource<string> _lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
     int _disposed;
 
     public ShardLeases(IReadOnlyList<IShardGrain> shards, TimeSpan lease)
@@ -21,10 +22,23 @@ public sealed class ShardLeases : IDisposable
 
     public TimeSpan Lease => _lease;
 
+    /// <summary>
+    /// Completes (with the reason) when a renewal finds a shard that no longer holds its weights: its lease
+    /// lapsed anyway (renewals starved for a whole lease) or it was unloaded, so the deployment must be placed
+    /// again. Cancelled when the leases end first.
+    /// </summary>
+    public Task<string> Lost => _lost.Task;
+
     void Renew()
     {
         foreach (var shard in _shards)
-            Observe(shard.RenewLease(_lease)); // a shard that cannot be reached fails the next step, which reports it
+        {
+            // A shard that cannot be reached fails the next step, which reports it; one that lost its weights is reported here.
+            shard.RenewLease(_lease).ContinueWith(renewal =>
+            {
+                if (renewal.Exception?.InnerException is ShardUnavailableException lost) _lost.TrySetResult(lost.Message);
+            }, TaskContinuationOptions.OnlyOnFaulted);
+        }
     }
 
     /// <summary>Stops renewing and unloads the shards (each frees its slot).</summary>
@@ -32,6 +46,7 @@ public sealed class ShardLeases : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _timer.Dispose();
+        _lost.TrySetCanceled();
         foreach (var shard in _shards) Observe(shard.Unload());
     }
 

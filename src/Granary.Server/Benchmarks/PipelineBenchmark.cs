@@ -93,8 +93,7 @@ public static class PipelineBenchmark
                 Median(ratios[c]), sharded is null ? 1000 * batchSize / medianTokensPerSecond : traffic[c].MeanForwardMs, traffic[c].MeanHopMs,
                 traffic[c].BytesBetweenStagesPerToken, allReducePerToken));
         }
-        foreach (var shard in configurations.SelectMany(c => c.Shards).DistinctBy(s => s.Key))
-            await cluster.Grains.GetGrain<IShardGrain>(shard.Key).Unload();
+        foreach (var model in configurations.Select(c => c.Model).OfType<GrainShardedCausalLm>().Distinct()) model.Dispose(); // unloads its shards
         return runs;
     }
 

@@ -1,4 +1,8 @@
+using Granary.Abstractions;
+using Granary.Abstractions.Serving;
 using Granary.Abstractions.Sharding;
+using Granary.Engine.Generation;
+using Granary.Grains.Routing;
 using Granary.Grains.Deployments;
 using Granary.Grains.Sharding;
 using Granary.Model.Loading;
@@ -12,12 +16,14 @@ namespace Granary.Grains.Tests.Sharding;
 /// <summary>
 /// Device slots are held cluster-wide: a second deployment never gets a slot a first one holds, gets it once
 /// the first ends, and the shards a dead router left on other silos free theirs when their lease lapses. Each
-/// test has its own cluster: a primary silo with no slot (never the one stopped) and three one-slot silos.
+/// test has its own cluster of four silos, three of them with one slot (the primary is never the one stopped). A
+/// shard that lost its weights while its silo stayed (its lease lapsed) makes the router place the deployment again.
 /// </summary>
 public sealed class ShardSlotTests : IAsyncLifetime
 {
     static readonly TimeSpan Lease = TimeSpan.FromSeconds(3);
     static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+    const string Routed = "tiny-routed";
 
     readonly SynthesizedModelFolder _folder = new(ShardedClusterFixture.Shape);
     InProcessTestCluster? _cluster;
@@ -29,7 +35,7 @@ public sealed class ShardSlotTests : IAsyncLifetime
         builder.ConfigureSilo((_, silo) =>
         {
             int index = Interlocked.Increment(ref _silosConfigured) - 1;
-            silo.Services.AddGranaryWireTypes().AddGranaryShards(deviceSlots: index == 0 ? 0 : 1);
+            silo.Services.AddGranaryWireTypes().AddGranaryShards(deviceSlots: index == 0 ? 0 : 1).AddGranaryDeployments([Deployment(Routed)]);
         });
         builder.ConfigureClient(client => client.Services.AddGranaryWireTypes());
         _cluster = builder.Build();
@@ -82,8 +88,10 @@ public sealed class ShardSlotTests : IAsyncLifetime
     public async Task Shards_of_a_router_whose_silo_died_free_their_slots_when_their_lease_lapses()
     {
         var cluster = _cluster!;
-        // The "router" runs on silo 1: its grain factory makes and renews the shards; the last stage sits with it.
-        var routerSilo = cluster.Silos[1];
+        // The "router" runs on a silo with a slot, not the first (the primary): its grain factory makes and renews the shards; the last stage sits with it.
+        var withSlots = await Task.WhenAll(cluster.Silos.Skip(1).Select(async silo =>
+            (Silo: silo, Slots: await cluster.Client.GetGrain<ISiloDevicesGrain>(ShardKey.ForSilo(silo.SiloAddress)).GetDeviceSlots())));
+        var routerSilo = withSlots.First(s => s.Slots == 1).Silo;
         var routerGrains = routerSilo.ServiceProvider.GetRequiredService<IGrainFactory>();
         var (orphaned, shards) = await ShardedDeployment.LoadAsync(Deployment("orphaned"), routerGrains, generation: 1, routerSilo: routerSilo.SiloAddress);
         Assert.Equal(await Expected(), await orphaned.NextToken());
@@ -106,6 +114,44 @@ public sealed class ShardSlotTests : IAsyncLifetime
             Assert.Contains(nextShards, s => s.Silo == survivor.Silo);
             Assert.Equal(await Expected(), await next.NextToken());
         }
+    }
+
+    [Fact]
+    public async Task A_shard_that_lost_its_weights_is_placed_again_and_requests_succeed()
+    {
+        var router = _cluster!.Client.GetGrain<IRouterGrain>(Routed);
+        using var reference = ModelLoader.Load(_folder.Path, new ModelLoadOptions());
+        var prompt = reference.Tokenizer.Encode("def fibonacci(n):", addBos: true).ToArray();
+        var sampling = new SamplingParams { Temperature = 0, IgnoreEos = true, MaxTokens = 6 };
+        var expected = new BatchGenerator(reference.Model, reference.Tokenizer).Generate([new GenerationRequest(prompt, sampling)]).Results[0].TokenIds;
+        Assert.Equal(expected, await Generate(router, prompt, sampling));
+        var before = await router.GetShards();
+
+        await _cluster.Client.GetGrain<IShardGrain>(before[0].Key).Unload(); // as when its lease lapsed while its silo stayed
+
+        // The router's next renewal finds it empty and places the deployment again; requests meanwhile fail as retryable.
+        var deadline = DateTime.UtcNow + Patience;
+        while (true)
+        {
+            var after = await router.GetShards();
+            if (after.Count == 2 && !after.Select(s => s.Key).Intersect(before.Select(s => s.Key)).Any())
+            {
+                Assert.Equal(expected, await Generate(router, prompt, sampling));
+                return;
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"not placed again {Patience.TotalSeconds} s after a shard lost its weights");
+            await Task.Delay(200);
+        }
+    }
+
+    static async Task<int[]> Generate(IRouterGrain router, int[] prompt, SamplingParams sampling)
+    {
+        using var timeout = new CancellationTokenSource(Patience);
+        var chunks = new List<CompletionChunk>();
+        await foreach (var chunk in router.Generate(new CompletionRequest { Model = Routed, PromptTokenIds = prompt, Sampling = sampling }, timeout.Token))
+            chunks.Add(chunk);
+        Assert.All(chunks, c => Assert.Null(c.Error));
+        return chunks.SelectMany(c => c.TokenIds).ToArray();
     }
 
     async Task<long> Expected()
