@@ -12,10 +12,9 @@ namespace Granary.Grains.Sharding;
 /// <summary>
 /// A model whose shards are grains, as the router's engine sees it. A step may be cut into micro-batches (one
 /// per pipeline stage; <see cref="MicroBatchPolicy"/> measures whether that pays) that flow through the
-/// stages like a pipeline: stage s+1 runs micro-batch i while stage s runs micro-batch i+1. Every stage gets the
-/// whole step in one call and takes its micro-batches in order, so the tensor-parallel ranks of a stage always
-/// meet in the same all-reduces; hidden states go from stage to stage directly, and the last stage's rank 0
-/// returns the logits. Under vocabulary parallelism the vocabulary parts' shards embed the step's ids (their partial
+/// stages like a pipeline: stage s+1 runs micro-batch i while stage s runs micro-batch i+1. Each stage takes micro-batches in order, so the
+/// tensor-parallel ranks of a stage always meet in the same all-reduces. The last stage's rank 0 returns the
+/// logits. Under vocabulary parallelism the vocabulary parts' shards embed the step's ids (their partial
 /// embeddings are summed into the first stage's input) and keep the logits of their ranges, which the
 /// engine samples without gathering them (<see cref="StepParts"/>). Blocking by design: the engine calls
 /// it from its serving thread, never from a grain turn.
@@ -106,8 +105,8 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
 
         long started = Stopwatch.GetTimestamp();
         var microBatches = Split(inputs.Count, MicroBatches.Choose(inputs.Count));
-        var requests = new ShardStepRequest[microBatches.Count]; // without inputs: the first stage's come below, the others' from their previous stage
-        var firstInputs = new Task<TensorPayload>[microBatches.Count];
+        var chains = new Task<TensorPayload>[microBatches.Count];
+        var requests = new Func<TensorPayload, ShardStepRequest>[microBatches.Count];
         for (int m = 0; m < microBatches.Count; m++)
         {
             var (start, count) = microBatches[m];
@@ -115,50 +114,25 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
             var layout = StepLayout.Of(part);
             var segments = part.Select((input, i) => new ShardSegment(caches[start + i].SequenceId, input.TokenIds.Count, caches[start + i].Length, caches[start + i].Capacity)).ToArray();
             long stepId = Interlocked.Increment(ref _nextStepId);
-            requests[m] = new ShardStepRequest(stepId, null, layout.Positions, layout.LogitRows, segments, m == 0 ? released.ToArray() : []);
+            long[] releasedHere = m == 0 ? released.ToArray() : [];
+            requests[m] = input => new ShardStepRequest(stepId, input, layout.Positions, layout.LogitRows, segments, releasedHere);
             using var ids = tensor(layout.TokenIds, int64);
             var idsPayload = TensorPayload.From(ids);
-            firstInputs[m] = SplitsVocabulary ? EmbedAsync(idsPayload) : Task.FromResult(idsPayload);
+            chains[m] = SplitsVocabulary ? EmbedAsync(idsPayload) : Task.FromResult(idsPayload);
         }
-        // Every stage gets the whole step at once and takes its micro-batches in order (so the tensor-parallel ranks
-        // of a stage meet in the same all-reduces); hidden states then go from stage to stage directly, and only
-        // the last stage answers with outputs. The first stage's call goes out first: it starts the pipeline.
-        var calls = stages.Select((ranks, stage) => ranks.Select(rank => stage == 0
-            ? ForwardFirstStage(rank, requests, firstInputs)
-            : rank.ForwardMicroBatches(requests)).ToList()).ToList();
-        var results = WaitAllOrFirstFailure(calls.SelectMany(c => c).ToList());
-        var last = results.Skip(results.Length - stages[^1].Count).First(); // the last stage's rank 0
-        var outputs = last.Select((r, m) => r.Output ?? throw new InvalidOperationException($"the last stage returned no output for micro-batch {m}")).ToArray();
-        for (int i = 0; i < caches.Count; i++) caches[i].Advance(inputs[i].TokenIds.Count);
-        int numTokens = inputs.Sum(i => i.TokenIds.Count);
-        double stepSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        CountPipelinedStep(stepSeconds * 1000, results);
-        Traffic.CountStep(numTokens);
-        MicroBatches.Record(microBatches.Count, inputs.Count, numTokens, stepSeconds);
-        return outputs;
-    }
-
-    async Task<ShardStepResult[]> ForwardFirstStage(IShardGrain rank, ShardStepRequest[] requests, Task<TensorPayload>[] inputs)
-    {
-        var ready = await Task.WhenAll(inputs).ConfigureAwait(false);
-        return await rank.ForwardMicroBatches(requests.Select((r, m) => r with { Input = ready[m] }).ToArray()).ConfigureAwait(false);
-    }
-
-    // A pipelined step's time against its stages' forwards: each stage's forward is its slowest rank's, summed
-    // over the micro-batches; the bytes between stages are what the first stages' rank 0 pushed on.
-    void CountPipelinedStep(double stepMs, ShardStepResult[][] results)
-    {
-        var stageForwardMs = new double[stages.Count];
-        long bytesBetweenStages = 0;
-        int next = 0;
+        // Stage by stage, each micro-batch's call waits for its own input and for the stage's previous micro-batch.
         for (int stage = 0; stage < stages.Count; stage++)
         {
-            var ranks = results[next..(next + stages[stage].Count)];
-            next += stages[stage].Count;
-            for (int m = 0; m < ranks[0].Length; m++) stageForwardMs[stage] += ranks.Max(r => r[m].ForwardMs);
-            if (stage < stages.Count - 1) bytesBetweenStages += ranks[0].Sum(r => r.OutputBytes);
+            Task previous = Task.CompletedTask;
+            for (int m = 0; m < chains.Length; m++)
+                previous = chains[m] = ForwardAfter(stage, chains[m], previous, requests[m]);
         }
-        Traffic.CountPipelinedStep(stepMs, stageForwardMs, bytesBetweenStages);
+        var outputs = Wait(Task.WhenAll(chains));
+        for (int i = 0; i < caches.Count; i++) caches[i].Advance(inputs[i].TokenIds.Count);
+        int numTokens = inputs.Sum(i => i.TokenIds.Count);
+        Traffic.CountStep(numTokens);
+        MicroBatches.Record(microBatches.Count, inputs.Count, numTokens, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return outputs;
     }
 
     TensorPayload RunSequenceParallelStages(IReadOnlyList<StepInput> inputs, IReadOnlyList<RemoteKvCache> caches, long[] released)
@@ -233,23 +207,23 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         return calls.Result;
     }
 
-    /// <summary>
-    /// <see cref="Wait(Task)"/> for all of <paramref name="calls"/>, but fails as soon as one fails: when a stage
-    /// fails, the stages after it would only give up on their input after a timeout.
-    /// </summary>
-    static T[] WaitAllOrFirstFailure<T>(IReadOnlyList<Task<T>> calls)
+    async Task<TensorPayload> ForwardAfter(int stage, Task<TensorPayload> input, Task previousAtStage, Func<TensorPayload, ShardStepRequest> request)
     {
-        var all = Task.WhenAll(calls);
-        if (!all.IsCompleted)
+        var payload = await input.ConfigureAwait(false);
+        try
         {
-            var firstFailure = new TaskCompletionSource<T[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-            foreach (var call in calls)
-                call.ContinueWith(c => firstFailure.TrySetException(c.Exception?.InnerExceptions ?? [new TaskCanceledException(c)]),
-                    CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            _ = all.ContinueWith(a => a.Exception, TaskContinuationOptions.OnlyOnFaulted); // the calls left behind are observed
-            if (Task.WaitAny(all, firstFailure.Task) == 1) return Wait(firstFailure.Task);
+            await previousAtStage.ConfigureAwait(false);
         }
-        return Wait(all);
+        catch
+        {
+            // The earlier micro-batch's failure is reported by its own chain.
+        }
+        long started = Stopwatch.GetTimestamp();
+        var results = await Task.WhenAll(stages[stage].Select(rank => rank.Forward(request(payload)))).ConfigureAwait(false);
+        double callMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var output = results[0].Output ?? throw new InvalidOperationException($"rank 0 of stage {stage} returned no output");
+        Traffic.CountCall(callMs, results.Max(r => r.ForwardMs), stage < stages.Count - 1 ? output.NumBytes : 0);
+        return output;
     }
 
     // Contiguous (start, count) ranges of as equal size as possible.

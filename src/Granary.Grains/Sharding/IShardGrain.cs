@@ -1,5 +1,3 @@
-using Orleans.Concurrency;
-
 namespace Granary.Grains.Sharding;
 
 /// <summary>
@@ -12,21 +10,8 @@ public interface IShardGrain : IGrainWithStringKey
     /// <summary>Loads the shard's weights (slices of the checkpoint) if it has not already.</summary>
     Task Load(ShardAssignment assignment);
 
-    /// <summary>Runs the stage's layers for one step (or one micro-batch of it) on the input in the request.</summary>
+    /// <summary>Runs the stage's layers for one step (or one micro-batch of it).</summary>
     Task<ShardStepResult> Forward(ShardStepRequest request);
-
-    /// <summary>
-    /// Runs the stage's layers over a step's micro-batches, in order. The first stage finds each input in its
-    /// request; a later stage waits for the previous stage to push it (<see cref="AcceptStageInput"/>). Rank 0 of
-    /// every stage but the last pushes each output on to the next stage's ranks as soon as it is computed, so
-    /// hidden states go from stage to stage without passing through the router; the last stage returns its
-    /// outputs (rank 0; other ranks and stages return only their timings).
-    /// </summary>
-    Task<ShardStepResult[]> ForwardMicroBatches(ShardStepRequest[] microBatches);
-
-    /// <summary>The previous stage's output for micro-batch <paramref name="stepId"/>. One-way: a lost push shows as the waiting stage's failure.</summary>
-    [OneWay]
-    Task AcceptStageInput(long stepId, TensorPayload hidden);
 
     /// <summary>A peer rank's partial sum for the all-reduce number <paramref name="callIndex"/> of step <paramref name="stepId"/>.</summary>
     Task AcceptPartial(long stepId, int callIndex, int fromRank, TensorPayload partial);

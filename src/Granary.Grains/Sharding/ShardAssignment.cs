@@ -5,8 +5,7 @@ namespace Granary.Grains.Sharding;
 /// <see cref="PeerKeys"/> are the grain keys of every rank of the stage, by rank (this one included);
 /// <see cref="PeersShareSilo"/> says they all live in this silo, so all-reduces use the in-process path.
 /// Under sequence parallelism <see cref="SequencePeerKeys"/> name the stage's shards that split the sequences.
-/// <see cref="NextStageKeys"/> are the ranks of the next pipeline stage, to which rank 0 pushes its outputs
-/// (null on the last stage). The shard unloads itself when its router has not renewed its <see cref="Lease"/>
+/// The shard unloads itself when its router has not renewed its <see cref="Lease"/>
 /// (<see cref="ShardLeases"/>) for that long; zero: it never does.
 /// </summary>
 [GenerateSerializer, Immutable]
@@ -27,8 +26,7 @@ public sealed record ShardAssignment(
     [property: Id(13)] int NumVocabParts = 1,
     [property: Id(14)] int SpRank = 0,
     [property: Id(15)] string[]? SequencePeerKeys = null,
-    [property: Id(16)] string[]? NextStageKeys = null,
-    [property: Id(17)] TimeSpan Lease = default)
+    [property: Id(16)] TimeSpan Lease = default)
 {
     public int NumRanks => PeerKeys.Length;
 

@@ -26,8 +26,6 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(60);
 
     readonly SemaphoreSlim _forwardGate = new(1, 1);
-    readonly StageInputs _stageInputs = new();
-    IShardGrain[]? _nextStage;
     ShardWorker? _worker;
     readonly Dictionary<long, SequenceKvCache> _caches = [];
     ShardAssignment? _assignment;
@@ -115,42 +113,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
             _shard.NumWeightBytes / 1e6, (DateTime.UtcNow - started).TotalSeconds);
     }
 
-    public Task<ShardStepResult> Forward(ShardStepRequest request) =>
-        ForwardOne(request, request.Input ?? throw new ArgumentException($"step {request.StepId} carries no input", nameof(request)));
-
-    public async Task<ShardStepResult[]> ForwardMicroBatches(ShardStepRequest[] microBatches)
-    {
-        var results = new ShardStepResult[microBatches.Length];
-        var pushes = new List<Task>();
-        var next = NextStage();
-        for (int m = 0; m < microBatches.Length; m++)
-        {
-            var request = microBatches[m];
-            var input = request.Input ?? await _stageInputs.Receive(request.StepId, PeerTimeout);
-            var result = await ForwardOne(request, input);
-            if (next.Length > 0 && result.Output is { } output)
-            {
-                // Pushed as soon as it is computed: the next stage starts on it while this one takes the next micro-batch.
-                pushes.AddRange(next.Select(shard => shard.AcceptStageInput(request.StepId, output)));
-                result = result with { Output = null };
-            }
-            results[m] = result;
-        }
-        await Task.WhenAll(pushes);
-        return results;
-    }
-
-    public Task AcceptStageInput(long stepId, TensorPayload hidden)
-    {
-        _stageInputs.Accept(stepId, hidden);
-        return Task.CompletedTask;
-    }
-
-    // The next stage's ranks, resolved once (on a grain turn).
-    IShardGrain[] NextStage() =>
-        _nextStage ??= (_assignment?.NextStageKeys ?? []).Select(k => GrainFactory.GetGrain<IShardGrain>(k)).ToArray();
-
-    async Task<ShardStepResult> ForwardOne(ShardStepRequest request, TensorPayload input)
+    public async Task<ShardStepResult> Forward(ShardStepRequest request)
     {
         if (_loading is null || _unloaded) throw new ShardUnavailableException($"shard {this.GetPrimaryKeyString()} holds no weights (it was unloaded, or its silo restarted)");
         await _loading;
@@ -158,12 +121,12 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         // A lone rank never waits on a peer: its forward is plain compute and runs on this turn, sparing two
         // thread hand-offs per step. Tensor-parallel ranks block in all-reduces, so they run on their worker
         // while the grain stays free to take their peers' partial sums.
-        if (_assignment!.NumRanks == 1 && _assignment.NumSequenceShards == 1) return RunForward(request, input, key);
+        if (_assignment!.NumRanks == 1 && _assignment.NumSequenceShards == 1) return RunForward(request, key);
         await _forwardGate.WaitAsync();
         try
         {
             _worker ??= new ShardWorker($"granary-shard-{_assignment.Stage}-{_assignment.Rank}-{_assignment.SpRank}");
-            return await _worker.Run(() => RunForward(request, input, key));
+            return await _worker.Run(() => RunForward(request, key));
         }
         finally
         {
@@ -171,7 +134,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         }
     }
 
-    ShardStepResult RunForward(ShardStepRequest request, TensorPayload inputPayload, string key)
+    ShardStepResult RunForward(ShardStepRequest request, string key)
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var shard = _shard!;
@@ -184,7 +147,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         var sequenceParallel = request.SequenceParallel is { } wire ? SequenceParallelStepOf(request.Segments, wire) : null;
         _remoteGroup?.BeginStep(request.StepId);
         using var scope = NewDisposeScope();
-        var input = inputPayload.ToTensor(shard.Device);
+        var input = request.Input.ToTensor(shard.Device);
         var output = shard.ForwardShard(input, new StepLayout([], request.Positions, request.LogitRows), segments, sequenceParallel: sequenceParallel);
         if (sequenceParallel is not null)
             for (int i = 0; i < request.Segments.Length; i++)
@@ -192,7 +155,7 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         var a = _assignment!;
         var payload = a.Rank == 0 ? TensorPayload.From(output) : null;
         Granary.Engine.Serving.StepMetrics.RecordShardStep(started, a.Deployment, a.Stage, a.Rank);
-        return new ShardStepResult(payload, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, output.NumberOfElements * output.ElementSize);
+        return new ShardStepResult(payload, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
     // This shard's view of a sequence-parallel step: every shard's new positions, and the keys it holds (those

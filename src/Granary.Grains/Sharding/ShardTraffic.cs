@@ -22,21 +22,6 @@ public sealed class ShardTraffic
         }
     }
 
-    /// <summary>
-    /// A step whose stages passed hidden states on to each other: its time on the router's clock and each
-    /// stage's forward time. Its share of time beyond the forwards is counted evenly against its stages.
-    /// </summary>
-    public void CountPipelinedStep(double stepMs, IReadOnlyList<double> stageForwardMs, long bytesBetweenStages)
-    {
-        lock (_lock)
-        {
-            _calls += stageForwardMs.Count;
-            _callMs += stepMs;
-            _forwardMs += stageForwardMs.Sum();
-            _bytesBetweenStages += bytesBetweenStages;
-        }
-    }
-
     /// <summary>Bytes to and from the vocabulary parts (partial embeddings in, hidden states out).</summary>
     public void CountVocabulary(long bytes)
     {
@@ -61,11 +46,7 @@ public sealed class ShardTraffic
 
 public sealed record ShardTrafficSnapshot(long Steps, long Tokens, long StageCalls, double CallMs, double ForwardMs, long BytesBetweenStages, long VocabularyBytes = 0)
 {
-    /// <summary>
-    /// Mean router-observed time of a stage call beyond the shard's own forward: messaging, serialization and
-    /// queueing. For a pipelined step, the step's time beyond its stages' forwards per stage (micro-batches that
-    /// overlap take their overlap off it).
-    /// </summary>
+    /// <summary>Mean router-observed time of a stage call beyond the shard's own forward.</summary>
     public double MeanHopMs => StageCalls == 0 ? 0 : (CallMs - ForwardMs) / StageCalls;
 
     /// <summary>Mean time of a shard's own forward per stage call.</summary>

@@ -39,8 +39,6 @@ public static class ShardedDeployment
         for (int stage = 0; stage < plan.PipelineStages; stage++)
         {
             var keys = keysByStage[stage];
-            // Sequence-parallel stages exchange through the router, whose step splits and merges their rows.
-            string[]? nextStage = stage < plan.PipelineStages - 1 && !plan.IsSequenceParallel ? keysByStage[stage + 1] : null;
             var ranks = new List<IShardGrain>();
             foreach (var spec in specs.Where(s => s.Stage == stage))
             {
@@ -52,7 +50,7 @@ public static class ShardedDeployment
                     : null;
                 var shard = grains.GetGrain<IShardGrain>(keys[index]);
                 ranks.Add(shard);
-                loads.Add(shard.Load(Assignment(deployment, generation, spec, tensorPeers, shareSilo) with { SequencePeerKeys = sequencePeers, NextStageKeys = nextStage }));
+                loads.Add(shard.Load(Assignment(deployment, generation, spec, tensorPeers, shareSilo) with { SequencePeerKeys = sequencePeers }));
                 if (spec.Vocab is { } range) vocabParts.Add((grains.GetGrain<IVocabPartGrain>(keys[index]), range));
             }
             stages.Add(ranks);

@@ -18,8 +18,6 @@ public sealed class GrainTensorParallelGroupTests
 
         public Task Load(ShardAssignment assignment) => throw new NotSupportedException();
         public Task<ShardStepResult> Forward(ShardStepRequest request) => throw new NotSupportedException();
-        public Task<ShardStepResult[]> ForwardMicroBatches(ShardStepRequest[] microBatches) => throw new NotSupportedException();
-        public Task AcceptStageInput(long stepId, TensorPayload hidden) => throw new NotSupportedException();
         public Task<ShardReport> Describe() => throw new NotSupportedException();
         public Task Unload() => throw new NotSupportedException();
         public Task RenewLease(TimeSpan lease) => throw new NotSupportedException();
