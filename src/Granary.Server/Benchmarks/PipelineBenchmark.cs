@@ -18,8 +18,8 @@ public sealed record PipelineBenchRun(
 /// <summary>
 /// `granary bench pp`: the same batched decode (<see cref="DecodeBenchmark"/>) with the whole model in this
 /// process and with each plan's shards on silos of a loopback cluster. Every configuration is loaded once, then
-/// they take turns for each round, so a machine whose load changes during the run slows all of them alike;
-/// each reports its median. Decode runs on a thread of its own, as the router's serving loop does.
+/// they take turns for each round (each round starting one further along, so no configuration always runs
+/// first), so a machine whose load changes during the run slows all of them alike; each reports its median. Decode runs on a thread of its own, as the router's serving loop does.
 /// </summary>
 public static class PipelineBenchmark
 {
@@ -49,15 +49,16 @@ public static class PipelineBenchmark
                 configurations.Add(new Configuration(plan.ToString(), model, fixedMicroBatches, shards));
         }
 
-        var tokensPerSecond = configurations.Select(_ => new List<double>()).ToList();
-        var ratios = configurations.Select(_ => new List<double>()).ToList();
+        var tokensPerSecond = configurations.Select(_ => new double[numRounds]).ToList();
         var traffic = configurations.Select(_ => new ShardTrafficSnapshot(0, 0, 0, 0, 0, 0)).ToList();
         for (int round = 0; round < numRounds; round++)
         {
             progress?.Invoke($"round {round + 1} of {numRounds} ...");
             int warmup = round == 0 ? FirstWarmupSteps : RoundWarmupSteps;
-            for (int c = 0; c < configurations.Count; c++)
+            // Each round starts with the next configuration, so none is always the first after a pause (or after the whole model).
+            for (int k = 0; k < configurations.Count; k++)
             {
+                int c = (k + round) % configurations.Count;
                 var configuration = configurations[c];
                 var sharded = configuration.Model as GrainShardedCausalLm;
                 if (sharded is not null) sharded.MicroBatches.Fixed = configuration.FixedMicroBatches;
@@ -65,8 +66,7 @@ public static class PipelineBenchmark
                 var measured = await OnOwnThread(() => DecodeBenchmark.Measure(configuration.Model, batchSize, PromptTokens, numSteps, warmup,
                     beforeTimedSteps: () => before = sharded?.Traffic.Snapshot()));
                 if (sharded is not null) traffic[c] = traffic[c].Plus(sharded.Traffic.Snapshot().Minus(before!));
-                tokensPerSecond[c].Add(measured.TokensPerSecond);
-                ratios[c].Add(measured.TokensPerSecond / tokensPerSecond[0][round]);
+                tokensPerSecond[c][round] = measured.TokensPerSecond;
             }
         }
 
@@ -76,6 +76,7 @@ public static class PipelineBenchmark
             var configuration = configurations[c];
             var sharded = configuration.Model as GrainShardedCausalLm;
             double medianTokensPerSecond = Median(tokensPerSecond[c]);
+            double medianRatio = Median(tokensPerSecond[c].Select((t, round) => t / tokensPerSecond[0][round]));
             double allReducePerToken = 0;
             if (sharded is not null)
             {
@@ -90,7 +91,7 @@ public static class PipelineBenchmark
                 _ => "per stage",
             };
             runs.Add(new PipelineBenchRun(configuration.Plan, mode, batchSize, medianTokensPerSecond, batchSize * 1000 / medianTokensPerSecond,
-                Median(ratios[c]), sharded is null ? 1000 * batchSize / medianTokensPerSecond : traffic[c].MeanForwardMs, traffic[c].MeanHopMs,
+                medianRatio, sharded is null ? 1000 * batchSize / medianTokensPerSecond : traffic[c].MeanForwardMs, traffic[c].MeanHopMs,
                 traffic[c].BytesBetweenStagesPerToken, allReducePerToken));
         }
         foreach (var model in configurations.Select(c => c.Model).OfType<GrainShardedCausalLm>().Distinct()) model.Dispose(); // unloads its shards
@@ -99,7 +100,7 @@ public static class PipelineBenchmark
 
     sealed record Configuration(string Plan, ICausalLm Model, int? FixedMicroBatches, IReadOnlyList<ShardReport> Shards);
 
-    static double Median(List<double> values)
+    static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToList();
         int middle = sorted.Count / 2;
