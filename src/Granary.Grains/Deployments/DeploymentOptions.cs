@@ -31,6 +31,12 @@ public sealed record DeploymentOptions
     /// </summary>
     public int? KvTokensPerShard { get; init; }
 
+    /// <summary>
+    /// How long a shard stays loaded without hearing from its router (which renews every third of it). When the
+    /// router's silo dies, its shards on other silos free their weights, KV and device slots after this long.
+    /// </summary>
+    public TimeSpan ShardLease { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>A draft model folder (the target's tokenizer) loaded beside the target: decoding is then speculative.</summary>
     public string? DraftDirectory { get; init; }
 

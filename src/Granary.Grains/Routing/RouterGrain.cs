@@ -75,6 +75,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
                 var (model, shards) = await ShardedDeployment.LoadAsync(deployment, GrainFactory, generation,
                     waiting => logger.LogInformation("Deployment {Name}: {Waiting}", deployment.Name, waiting), silo.SiloAddress);
                 (_model, _shards) = (model, shards);
+                _ = WatchShardLeasesAsync(deployment, model, shards);
             }
             IDrafter? drafter = null;
             if (deployment.DraftsOnGrain)
@@ -109,6 +110,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     async Task WatchSilosAsync(DeploymentOptions deployment, IReadOnlyList<ShardReport> shards, GrainDrafter? draft)
     {
         var silos = shards.Select(s => ShardKey.SiloOf(s.Key)).Concat(draft is null ? [] : [ShardKey.SiloOf(draft.Report.Key)]).Distinct().ToList();
+        var model = _model;
         var stop = _stopWatching.Token;
         try
         {
@@ -116,12 +118,28 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             {
                 var lost = silos.Where(s => snapshot.GetSiloStatus(s) is SiloStatus.ShuttingDown or SiloStatus.Stopping or SiloStatus.Dead).ToList();
                 if (lost.Count == 0) continue;
+                if (!ReferenceEquals(_model, model)) return; // placed again already (a shard lost its weights)
                 PlaceShardsAgain(deployment, shards, draft, $"silo {string.Join(", ", lost)} holding a shard or the draft left the cluster");
                 return;
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
+        }
+    }
+
+    // A shard that lost its weights while its silo stayed (its lease lapsed: renewals starved for a whole lease)
+    // makes every step fail: place the deployment again, as for a lost silo.
+    async Task WatchShardLeasesAsync(DeploymentOptions deployment, GrainShardedCausalLm model, IReadOnlyList<ShardReport> shards)
+    {
+        try
+        {
+            string reason = await model.ShardsLost;
+            if (ReferenceEquals(_model, model)) PlaceShardsAgain(deployment, shards, _grainDrafter, reason);
+        }
+        catch (OperationCanceledException)
+        {
+            // The model ended first (placed again, or the router deactivated).
         }
     }
 

@@ -25,7 +25,7 @@ namespace Granary.Grains.Sharding;
 /// rows, and puts their outputs back in step order; their attention meets through their own exchanges.
 /// </remarks>
 public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IReadOnlyList<IShardGrain>> stages, long numWeightBytes, long numKvBytesPerPosition,
-    IReadOnlyList<(IVocabPartGrain Shard, VocabRange Range)>? vocabParts = null, int sequenceShards = 1, int? kvTokensPerShard = null)
+    IReadOnlyList<(IVocabPartGrain Shard, VocabRange Range)>? vocabParts = null, int sequenceShards = 1, int? kvTokensPerShard = null, ShardLeases? leases = null)
     : IVocabParallelLm
 {
     readonly IReadOnlyList<(IVocabPartGrain Shard, VocabRange Range)> _vocabParts = vocabParts ?? [];
@@ -252,7 +252,9 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         return ranges;
     }
 
-    public void Dispose()
-    {
-    }
+    /// <summary>Completes with the reason when a shard turns out to have lost its weights (<see cref="ShardLeases.Lost"/>); cancelled when disposed first.</summary>
+    public Task<string> ShardsLost => leases?.Lost ?? new TaskCompletionSource<string>().Task;
+
+    /// <summary>Stops renewing the shards' leases and unloads them: the deployment is over (or placed again).</summary>
+    public void Dispose() => leases?.Dispose();
 }

@@ -18,6 +18,12 @@ public interface IShardGrain : IGrainWithStringKey
 
     Task<ShardReport> Describe();
 
-    /// <summary>Frees the shard (weights and caches): its deployment has moved to a new placement.</summary>
+    /// <summary>Frees the shard (weights, caches and device slot): its deployment has moved to a new placement or ended.</summary>
     Task Unload();
+
+    /// <summary>
+    /// Keeps the shard loaded for <paramref name="lease"/> more (<see cref="ShardLeases"/>); a shard whose lease lapses
+    /// unloads itself. A <see cref="ShardUnavailableException"/> when the shard holds no weights any more.
+    /// </summary>
+    Task RenewLease(TimeSpan lease);
 }

@@ -5,6 +5,8 @@ namespace Granary.Grains.Sharding;
 /// <see cref="PeerKeys"/> are the grain keys of every rank of the stage, by rank (this one included);
 /// <see cref="PeersShareSilo"/> says they all live in this silo, so all-reduces use the in-process path.
 /// Under sequence parallelism <see cref="SequencePeerKeys"/> name the stage's shards that split the sequences.
+/// The shard unloads itself when its router has not renewed its <see cref="Lease"/>
+/// (<see cref="ShardLeases"/>) for that long; zero: it never does.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ShardAssignment(
@@ -23,7 +25,8 @@ public sealed record ShardAssignment(
     [property: Id(12)] int VocabPart = -1,
     [property: Id(13)] int NumVocabParts = 1,
     [property: Id(14)] int SpRank = 0,
-    [property: Id(15)] string[]? SequencePeerKeys = null)
+    [property: Id(15)] string[]? SequencePeerKeys = null,
+    [property: Id(16)] TimeSpan Lease = default)
 {
     public int NumRanks => PeerKeys.Length;
 

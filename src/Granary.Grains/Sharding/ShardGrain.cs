@@ -16,7 +16,8 @@ namespace Granary.Grains.Sharding;
 /// Holds one shard: its slices of the checkpoint (read straight from the safetensors files) and the KV
 /// caches of its layers and heads, per sequence. Forwards run one at a time; a tensor-parallel rank's on a
 /// thread of its own, so the grain stays reentrant for its peers' partial sums while a forward waits in an
-/// all-reduce.
+/// all-reduce. A shard claims its device slot from its silo's <see cref="ISiloDevicesGrain"/> when it loads and
+/// releases it when deactivated; it unloads itself when its router stops renewing its lease.
 /// </summary>
 [Reentrant]
 [SiloPinnedPlacement]
@@ -34,6 +35,8 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
     readonly Dictionary<long, List<long>> _heldPositions = []; // sequence parallel: the positions this shard holds, per sequence
     Task? _loading;
     bool _unloaded;
+    bool _holdsSlot;          // claimed from this silo's SiloDevicesGrain; released on deactivation
+    DateTime _leaseUntil;
     (long StepId, LocalVocabPartLogits Logits)? _partLogits; // the latest step's logits of this shard's vocabulary part
     ShardKvBlocks? _kvBlocks; // this shard's slice of the KV tier, made on the first operation
 
@@ -45,7 +48,41 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
         // Peer references are made here, on the grain's turn: activation services are off limits on the loading thread.
         var peers = assignment.PeerKeys.Select(k => GrainFactory.GetGrain<IShardGrain>(k)).ToArray();
         var sequencePeers = (assignment.SequencePeerKeys ?? []).Select(k => GrainFactory.GetGrain<IShardGrain>(k)).ToArray();
-        return _loading ??= Task.Run(() => LoadShard(assignment, peers, sequencePeers));
+        return _loading ??= LoadAsync(assignment, peers, sequencePeers);
+    }
+
+    async Task LoadAsync(ShardAssignment assignment, IShardGrain[] peers, IShardGrain[] sequencePeers)
+    {
+        string key = this.GetPrimaryKeyString();
+        var devices = SiloDevices();
+        if (!await devices.TryClaim(key))
+            throw new InvalidOperationException($"shard {key}: silo {ShardKey.SiloOf(key)} has no free device slot (held by {string.Join(", ", await devices.GetHolders())})");
+        _holdsSlot = true;
+        if (assignment.Lease > TimeSpan.Zero)
+        {
+            _leaseUntil = DateTime.UtcNow + assignment.Lease;
+            var check = assignment.Lease / 4;
+            this.RegisterGrainTimer(CheckLease, new GrainTimerCreationOptions(check, check) { Interleave = true });
+        }
+        // Loading reads hundreds of MB: keep it off the grain scheduler's threads.
+        await Task.Run(() => LoadShard(assignment, peers, sequencePeers));
+    }
+
+    ISiloDevicesGrain SiloDevices() => GrainFactory.GetGrain<ISiloDevicesGrain>(ShardKey.ForSilo(ShardKey.SiloOf(this.GetPrimaryKeyString())));
+
+    public Task RenewLease(TimeSpan lease)
+    {
+        if (_loading is null || _unloaded) throw new ShardUnavailableException($"shard {this.GetPrimaryKeyString()} holds no weights (it was unloaded, its lease lapsed, or its silo restarted)");
+        _leaseUntil = DateTime.UtcNow + lease;
+        return Task.CompletedTask;
+    }
+
+    // Nobody renewed the lease (the router's silo died): free the weights, caches and slot rather than hold them forever.
+    Task CheckLease(CancellationToken cancellationToken)
+    {
+        if (_unloaded || DateTime.UtcNow <= _leaseUntil) return Task.CompletedTask;
+        logger.LogWarning("Shard {Key}: lease lapsed ({Lease} s without its router renewing it); unloading", this.GetPrimaryKeyString(), _assignment!.Lease.TotalSeconds);
+        return Unload();
     }
 
     static bool SameShard(ShardAssignment a, ShardAssignment b) =>
@@ -235,9 +272,10 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (_kvBlocks is { } kvBlocks)
+        var kvBlocks = _kvBlocks;
+        FreeTensors();
+        if (kvBlocks is not null)
         {
-            kvBlocks.Dispose();
             try
             {
                 await kvBlocks.ReleaseAsync();
@@ -247,6 +285,21 @@ public sealed class ShardGrain(LocalShardGroups localGroups, ILogger<ShardGrain>
                 logger.LogDebug("Shard {Key}: the silo's KV tier did not forget its slice ({Message})", this.GetPrimaryKeyString(), e.Message);
             }
         }
+        if (!_holdsSlot) return;
+        try
+        {
+            await SiloDevices().Release(this.GetPrimaryKeyString());
+        }
+        catch (Exception e)
+        {
+            // The silo is going down with its slot bookkeeping.
+            logger.LogDebug("Shard {Key}: releasing its device slot failed: {Message}", this.GetPrimaryKeyString(), e.Message);
+        }
+    }
+
+    void FreeTensors()
+    {
+        _kvBlocks?.Dispose();
         foreach (var cache in _caches.Values) cache.Dispose();
         _caches.Clear();
         _heldPositions.Clear();

@@ -4,7 +4,8 @@ using Granary.Abstractions.Sharding;
 namespace Granary.Grains.Sharding;
 
 /// <summary>
-/// Decides which silo holds each shard of a plan, from the device slots every silo offers. Rules, in order:
+/// Decides which silo holds each shard of a plan, from the device slots every silo has free (slots other
+/// deployments hold are not offered: see <see cref="DeviceSlots"/>). Rules, in order:
 /// never two shards on one slot; a stage's tensor-parallel ranks stay in one silo when a silo has slots for
 /// all of them (their all-reduces then never leave the process); stages spread over different silos when
 /// they can (so a stage's silo does one stage's work); otherwise the silo with most free slots. The last
@@ -25,7 +26,7 @@ public static class ShardPlacementPlanner
         int total = slotsPerSilo.Sum();
         if (total < plan.NumShards)
             throw new GranaryUserError(
-                $"plan {plan} needs {plan.NumShards} device slots but the cluster has {total} ({slotsPerSilo.Count} silo(s): {string.Join(", ", slotsPerSilo)}); add silos or raise Granary:Devices");
+                $"plan {plan} needs {plan.NumShards} device slots but the cluster has {total} free ({slotsPerSilo.Count} silo(s): {string.Join(", ", slotsPerSilo)}); add silos, raise Granary:Devices, or end deployments holding slots");
         var free = slotsPerSilo.ToArray();
         var stagesOn = new int[free.Length];
         var placement = new int[plan.PipelineStages][];

@@ -55,6 +55,10 @@ public sealed record ShardTrafficSnapshot(long Steps, long Tokens, long StageCal
     /// <summary>Hidden-state bytes sent from one stage to the next, per token of the batch.</summary>
     public double BytesBetweenStagesPerToken => Tokens == 0 ? 0 : (double)BytesBetweenStages / Tokens;
 
+    public ShardTrafficSnapshot Plus(ShardTrafficSnapshot other) => new(
+        Steps + other.Steps, Tokens + other.Tokens, StageCalls + other.StageCalls, CallMs + other.CallMs,
+        ForwardMs + other.ForwardMs, BytesBetweenStages + other.BytesBetweenStages, VocabularyBytes + other.VocabularyBytes);
+
     public ShardTrafficSnapshot Minus(ShardTrafficSnapshot earlier) => new(
         Steps - earlier.Steps, Tokens - earlier.Tokens, StageCalls - earlier.StageCalls, CallMs - earlier.CallMs,
         ForwardMs - earlier.ForwardMs, BytesBetweenStages - earlier.BytesBetweenStages, VocabularyBytes - earlier.VocabularyBytes);

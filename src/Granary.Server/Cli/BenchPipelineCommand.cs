@@ -18,11 +18,12 @@ internal static class BenchPipelineCommand
         var model = CliOptions.Model(required: false, "Model folder, or \"default\" for the shipped model (the default)");
         var plans = new Option<string[]>("--plans") { Description = "Plans to compare with no plan", DefaultValueFactory = _ => ["pp=2", "tp=2"], AllowMultipleArgumentsPerToken = true };
         var batchSize = new Option<int>("--batch-size") { Description = "Sequences decoding together", DefaultValueFactory = _ => 16 };
-        var steps = new Option<int>("--steps") { Description = "Timed decode steps per plan", DefaultValueFactory = _ => 48 };
+        var steps = new Option<int>("--steps") { Description = "Timed decode steps per plan and round", DefaultValueFactory = _ => 48 };
+        var rounds = new Option<int>("--rounds") { Description = "Rounds in which the plans take turns; each reports its median", DefaultValueFactory = _ => 5 };
         var json = CliOptions.Json();
         var command = new Command("pp", "Decode throughput under pipeline / tensor-parallel plans on loopback silos, against no plan")
         {
-            model, plans, batchSize, steps, json,
+            model, plans, batchSize, steps, rounds, json,
         };
         command.SetAction(parse =>
         {
@@ -35,8 +36,9 @@ internal static class BenchPipelineCommand
             foreach (var plan in planList) ShardSpec.ForPlan(config, plan); // a plan the model cannot take fails here, naming it
             int batch = CliOptions.Positive(parse.GetValue(batchSize), "--batch-size");
             int numSteps = CliOptions.Positive(parse.GetValue(steps), "--steps");
+            int numRounds = CliOptions.Positive(parse.GetValue(rounds), "--rounds");
             bool asJson = parse.GetValue(json);
-            var runs = PipelineBenchmark.RunAsync(modelDir, planList, batch, numSteps, asJson ? null : stderr.WriteLine, CancellationToken.None).GetAwaiter().GetResult();
+            var runs = PipelineBenchmark.RunAsync(modelDir, planList, batch, numSteps, numRounds, asJson ? null : stderr.WriteLine, CancellationToken.None).GetAwaiter().GetResult();
             var report = PipelineBenchReport.From(modelDir, runs);
             if (asJson) stdout.WriteLine(JsonSerializer.Serialize(report, PipelineBenchReport.JsonOptions));
             else report.WriteTable(stdout);
@@ -64,15 +66,14 @@ internal sealed record PipelineBenchReport(
 
     public static PipelineBenchReport From(string model, IReadOnlyList<PipelineBenchRun> runs)
     {
-        double baseline = runs.Single(r => r.Plan == "none").TokensPerSecond;
-        var rows = runs.Select(r => PipelineBenchRow.From(r, baseline)).ToList();
+        var rows = runs.Select(PipelineBenchRow.From).ToList();
         double? pp2 = rows.FirstOrDefault(r => r.Plan == "pp=2" && r.MicroBatches.StartsWith("measured", StringComparison.Ordinal))?.RatioToNone;
         return new PipelineBenchReport(model, TorchSharp.torch.get_num_threads(), rows, pp2, TargetRatio);
     }
 
     public void WriteTable(TextWriter output)
     {
-        output.WriteLine($"model {Model}, {NumThreads} intra-op thread(s) per shard, silos on loopback in this process");
+        output.WriteLine($"model {Model}, {NumThreads} intra-op thread(s) per shard, silos on loopback in this process; medians over rounds, x none per round");
         output.WriteLine("plan          micro-batches   batch  tokens/s  step ms  x none  forward ms  hop ms  stage bytes/token  all-reduce bytes/token");
         foreach (var row in Results)
             output.WriteLine($"{row.Plan,-12}  {row.MicroBatches,-14}  {row.BatchSize,5}  {row.TokensPerSecond,8:F1}  {row.StepMs,7:F2}  {row.RatioToNone,6:F2}  {row.MeanForwardMs,10:F2}  " +
@@ -94,8 +95,7 @@ internal sealed record PipelineBenchRow(
     [property: JsonPropertyName("bytes_between_stages_per_token")] double BytesBetweenStagesPerToken,
     [property: JsonPropertyName("allreduce_bytes_per_token")] double AllReduceBytesPerToken)
 {
-    public static PipelineBenchRow From(PipelineBenchRun run, double baseline) => new(
-        run.Plan, run.MicroBatches, run.BatchSize, Math.Round(run.TokensPerSecond, 1), Math.Round(run.StepMs, 2),
-        baseline > 0 ? Math.Round(run.TokensPerSecond / baseline, 3) : 0, Math.Round(run.MeanForwardMs, 3), Math.Round(run.MeanHopMs, 3),
+    public static PipelineBenchRow From(PipelineBenchRun run) => new(
+        run.Plan, run.MicroBatches, run.BatchSize, Math.Round(run.TokensPerSecond, 1), Math.Round(run.StepMs, 2), Math.Round(run.RatioToNone, 3), Math.Round(run.MeanForwardMs, 3), Math.Round(run.MeanHopMs, 3),
         Math.Round(run.BytesBetweenStagesPerToken, 1), Math.Round(run.AllReduceBytesPerToken, 1));
 }

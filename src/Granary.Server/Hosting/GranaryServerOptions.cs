@@ -68,6 +68,12 @@ public sealed class GranaryServerOptions
 
     /// <summary>Device slots this silo offers to shards (one CPU slot by default; e.g. the GPUs of the pod).</summary>
     public int Devices { get; set; } = 1;
+
+    /// <summary>
+    /// Seconds a shard stays loaded without its router renewing its lease: when the router's silo dies, the
+    /// shards it placed on other silos free their weights, KV caches and device slots after this long.
+    /// </summary>
+    public double ShardLeaseSeconds { get; set; } = 30;
     /// <summary>A draft model folder, or "default" for the shipped draft; none: no speculative decoding.</summary>
     public string? Draft { get; set; }
 
@@ -123,6 +129,7 @@ public sealed class GranaryServerOptions
         if (KvCacheTokens is < 1) return "Granary:KvCacheTokens must be >= 1";
         if (KvTokensPerShard is < 2) return $"Granary:KvTokensPerShard (--kv-tokens-per-shard) must be >= 2 (got {KvTokensPerShard})";
         if (Devices < 0) return $"Granary:Devices (--devices) must be >= 0 (got {Devices})";
+        if (!(ShardLeaseSeconds >= 1)) return $"Granary:ShardLeaseSeconds must be >= 1 (got {ShardLeaseSeconds})";
         try
         {
             ParallelPlan.Parse(Plan, "Granary:Plan (--plan)");
@@ -183,6 +190,7 @@ public sealed class GranaryServerOptions
         Scheduler = ToSchedulerOptions(),
         Plan = ParallelPlan.Parse(Plan, "Granary:Plan (--plan)"),
         KvTokensPerShard = KvTokensPerShard,
+        ShardLease = TimeSpan.FromSeconds(ShardLeaseSeconds),
         KvReuse = KvTier.ToKvReuseOptions(),
         Cxl = KvTier.ToCxlMemory(),
     };

@@ -20,6 +20,7 @@ public sealed class GrainTensorParallelGroupTests
         public Task<ShardStepResult> Forward(ShardStepRequest request) => throw new NotSupportedException();
         public Task<ShardReport> Describe() => throw new NotSupportedException();
         public Task Unload() => throw new NotSupportedException();
+        public Task RenewLease(TimeSpan lease) => throw new NotSupportedException();
     }
 
     static GrainTensorParallelGroup[] Groups(int size, TimeSpan timeout)

@@ -1,10 +1,13 @@
 using Granary.Abstractions.Sharding;
 using Granary.Engine.Scheduling;
 using Granary.Grains.Deployments;
+using Granary.Grains.Routing;
+using Granary.Grains.Sharding;
 using Granary.Model.Loading;
 using Granary.Model.Synthesis;
 using Granary.TestKit;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Core.Internal;
 using Orleans.TestingHost;
 
 namespace Granary.Grains.Tests.Sharding;
@@ -85,6 +88,30 @@ public sealed class ShardedClusterFixture : IAsyncLifetime
         await _cluster.DeployAsync();
         _reference = ModelLoader.Load(_folder.Path, new ModelLoadOptions());
         _tiedMqaReference = ModelLoader.Load(_tiedMqa.Path, new ModelLoadOptions());
+    }
+
+    /// <summary>
+    /// Ends a deployment's router (it unloads its shards) and waits until every slot is free again: slots are
+    /// accounted across deployments, and the four silos have only six, so each test gives its slots back.
+    /// </summary>
+    public async Task EndDeploymentAsync(string deployment)
+    {
+        await Client.GetGrain<IRouterGrain>(deployment).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+        await AllSlotsFreeAsync();
+    }
+
+    /// <summary>Waits until no shard holds a slot anywhere (those of disposed models unload in the background).</summary>
+    public async Task AllSlotsFreeAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            var silos = (await Client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)).Keys;
+            var holders = (await Task.WhenAll(silos.Select(s => Client.GetGrain<ISiloDevicesGrain>(ShardKey.ForSilo(s)).GetHolders()))).SelectMany(h => h).ToList();
+            if (holders.Count == 0) return;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"slots still held after 60 s: {string.Join(", ", holders)}");
+            await Task.Delay(100);
+        }
     }
 
     public async Task DisposeAsync()

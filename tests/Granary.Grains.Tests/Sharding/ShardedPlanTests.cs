@@ -38,7 +38,7 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
         var deployment = fixture.Deployment(plan) with { ModelDirectory = tied ? fixture.TiedMqaDirectory : fixture.ModelDirectory };
         var referenceModel = (tied ? fixture.TiedMqaReference : fixture.Reference).Model;
         var (model, _) = await ShardedDeployment.LoadAsync(deployment, fixture.Client, Interlocked.Increment(ref _generation));
-        using (model)
+        try
         {
             // Blocking steps run off the test's synchronization context, as they do on the router's serving thread.
             var (sharded, reference) = await Task.Run(() => (MixedStepScript.Run(model), MixedStepScript.Run(referenceModel)));
@@ -49,16 +49,28 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
             Assert.True(traffic.BytesBetweenStages > 0 == plan.Contains("pp"), $"bytes between stages: {traffic.BytesBetweenStages}");
             Assert.True(traffic.VocabularyBytes > 0 == plan.Contains("vp"), $"bytes to and from vocabulary parts: {traffic.VocabularyBytes}");
         }
+        finally
+        {
+            model.Dispose(); // unloads the shards, which free their slots
+            await fixture.AllSlotsFreeAsync();
+        }
     }
 
     [Fact]
     public async Task Speculative_decoding_over_a_pp2_plan_gives_the_plain_single_device_greedy_tokens()
     {
-        await ServesSingleDeviceGreedyTokens("pp=2", ShardedClusterFixture.SpeculativeDeploymentName);
-        var status = await fixture.Client.GetGrain<IRouterGrain>(ShardedClusterFixture.SpeculativeDeploymentName).GetStatus();
-        Assert.True(status.IsSpeculative);
-        Assert.True(status.SpecDecodeNumDraftTokens > 0);
-        Assert.True(status.SpecDecodeNumAcceptedTokens < status.SpecDecodeNumDraftTokens, "an unrelated draft should see rejections (rollbacks on the shards)");
+        try
+        {
+            await ServesSingleDeviceTokens("pp=2", ShardedClusterFixture.SpeculativeDeploymentName, null);
+            var status = await fixture.Client.GetGrain<IRouterGrain>(ShardedClusterFixture.SpeculativeDeploymentName).GetStatus();
+            Assert.True(status.IsSpeculative);
+            Assert.True(status.SpecDecodeNumDraftTokens > 0);
+            Assert.True(status.SpecDecodeNumAcceptedTokens < status.SpecDecodeNumDraftTokens, "an unrelated draft should see rejections (rollbacks on the shards)");
+        }
+        finally
+        {
+            await fixture.EndDeploymentAsync(ShardedClusterFixture.SpeculativeDeploymentName);
+        }
     }
 
     [Theory]
@@ -74,6 +86,18 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
             i => new SamplingParams { Temperature = 0.9, TopP = 0.9, TopK = i == 0 ? 0 : 50, Seed = 500 + i, IgnoreEos = true, MaxTokens = 6 + i });
 
     async Task ServesSingleDeviceGreedyTokens(string plan, string deployment, Func<int, SamplingParams>? sampling = null)
+    {
+        try
+        {
+            await ServesSingleDeviceTokens(plan, deployment, sampling);
+        }
+        finally
+        {
+            await fixture.EndDeploymentAsync(deployment);
+        }
+    }
+
+    async Task ServesSingleDeviceTokens(string plan, string deployment, Func<int, SamplingParams>? sampling)
     {
         var router = fixture.Client.GetGrain<IRouterGrain>(deployment);
         string[] prompts = ["def fibonacci(n):", "The quick brown fox", "x", "import os\nimport sys"];
@@ -111,11 +135,19 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
         var sampling = new SamplingParams { Temperature = 0, IgnoreEos = true, MaxTokens = 8 };
         var expected = new BatchGenerator(fixture.Reference.Model, fixture.Reference.Tokenizer).Generate([new GenerationRequest(prompt, sampling)]).Results[0];
 
-        var served = await Collect(ShardedClusterFixture.BudgetedDeploymentName("sp=2"), prompt, sampling);
+        List<CompletionChunk> served, refused;
+        try
+        {
+            served = await Collect(ShardedClusterFixture.BudgetedDeploymentName("sp=2"), prompt, sampling);
+            refused = await Collect(ShardedClusterFixture.BudgetedDeploymentName("none"), prompt, sampling);
+        }
+        finally
+        {
+            await fixture.EndDeploymentAsync(ShardedClusterFixture.BudgetedDeploymentName("sp=2"));
+        }
         Assert.All(served, c => Assert.Null(c.Error));
         Assert.Equal(expected.TokenIds, served.SelectMany(c => c.TokenIds).ToArray());
 
-        var refused = await Collect(ShardedClusterFixture.BudgetedDeploymentName("none"), prompt, sampling);
         var error = Assert.Single(refused).Error;
         Assert.NotNull(error);
         Assert.Equal(ServingErrorKind.InvalidRequest, error.Kind);
@@ -136,8 +168,16 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
     public async Task Vocabulary_parts_spread_over_the_stages_and_extra_parts_get_shards_of_their_own()
     {
         var router = fixture.Client.GetGrain<IRouterGrain>(ShardedClusterFixture.DeploymentName("vp=4"));
-        await router.GetStatus();
-        var shards = await router.GetShards();
+        IReadOnlyList<ShardReport> shards;
+        try
+        {
+            await router.GetStatus();
+            shards = await router.GetShards();
+        }
+        finally
+        {
+            await fixture.EndDeploymentAsync(ShardedClusterFixture.DeploymentName("vp=4"));
+        }
 
         Assert.Equal(4, shards.Count); // the one layer shard holds part 0; parts 1-3 are vocabulary-only
         Assert.Equal([0, -1, -1, -1], shards.OrderBy(s => s.VocabStart).Select(s => s.Stage));
@@ -150,8 +190,16 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
     public async Task Placement_keeps_a_stages_ranks_together_and_spreads_stages()
     {
         var router = fixture.Client.GetGrain<IRouterGrain>(ShardedClusterFixture.DeploymentName("pp=2,tp=2"));
-        await router.GetStatus();
-        var shards = await router.GetShards();
+        IReadOnlyList<ShardReport> shards;
+        try
+        {
+            await router.GetStatus();
+            shards = await router.GetShards();
+        }
+        finally
+        {
+            await fixture.EndDeploymentAsync(ShardedClusterFixture.DeploymentName("pp=2,tp=2"));
+        }
 
         Assert.Equal(4, shards.Count);
         var siloOfStage = shards.GroupBy(s => s.Stage).ToDictionary(g => g.Key, g => g.Select(s => s.Silo).Distinct().ToList());
