@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -37,7 +38,7 @@ public static class AcceptanceRule
     public static Tensor ResidualDistribution(Tensor p, Tensor q)
     {
         using var scope = NewDisposeScope();
-        var residual = (p - q).clamp_min_(0);
+        var residual = (p - q).clamp_min_(Scalars.Zero);
         if (residual.sum().item<float>() <= 0) return p.clone().MoveToOuterDisposeScope();
         return residual.MoveToOuterDisposeScope();
     }

@@ -195,7 +195,7 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         Traffic.CountVocabulary(partials.Sum(p => p.NumBytes));
         using var scope = NewDisposeScope();
         var sum = partials[0].ToTensor(CPU);
-        foreach (var partial in partials.Skip(1)) sum = sum + partial.ToTensor(CPU);
+        foreach (var partial in partials.Skip(1)) sum = sum.add(partial.ToTensor(CPU), Scalars.One); // a held alpha (see Scalars)
         return TensorPayload.From(sum);
     }
 

@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using Granary.Model.Configuration;
 using Granary.Model.Sharding;
 using TorchSharp;
@@ -22,7 +23,7 @@ public sealed class LlamaAttention : nn.Module
     readonly RowParallelLinear _o;
     readonly int _layerIndex, _numHeads, _numKvHeads, _headDim;
     readonly int? _slidingWindow;
-    readonly double _scale;
+    readonly Scalar _scale; // 1/sqrt(head dim), held for every call (see Scalars)
 
     /// <param name="layerIndex">The layer's index in the shard's KV cache (0 for the shard's first layer).</param>
     public LlamaAttention(ModelConfig config, int layerIndex, ScalarType dtype, Device device, TensorParallelLayout? split = null, ITensorParallelGroup? group = null)
@@ -34,7 +35,7 @@ public sealed class LlamaAttention : nn.Module
         _numKvHeads = split.NumKvHeads;
         _headDim = config.HeadDim;
         _slidingWindow = config.SlidingWindow;
-        _scale = 1.0 / Math.Sqrt(config.HeadDim);
+        _scale = (1.0 / Math.Sqrt(config.HeadDim)).ToScalar();
         int dh = _headDim;
         _q = LinearLayer.ColumnParallel(config.HiddenSize, config.NumHeads * dh, split.QueryHeadStart * dh, _numHeads * dh, config.QkvBias, dtype, device);
         _k = LinearLayer.ColumnParallel(config.HiddenSize, config.NumKvHeads * dh, split.KvHeadStart * dh, _numKvHeads * dh, config.QkvBias, dtype, device);
@@ -116,7 +117,7 @@ public sealed class LlamaAttention : nn.Module
         var values = gathered[1];
         var queries = q.view(numRows, _numKvHeads, group, _headDim);                    // [B, Hkv, G, Dh]
         var scores = matmul(queries, keys.transpose(2, 3))                              // [B, Hkv, G, L]
-            .masked_fill(decode.Padding, double.NegativeInfinity);
+            .masked_fill(decode.Padding, Scalars.NegativeInfinity);
         var probs = scores.dtype == ScalarType.Float32 ? scores.softmax(-1) : scores.softmax(-1, ScalarType.Float32).to(q.dtype);
         return matmul(probs, values).view(numRows, _numHeads * _headDim);               // [B, Hkv, G, Dh] -> [B, H*Dh]
     }
@@ -146,7 +147,7 @@ public sealed class LlamaAttention : nn.Module
         {
             var hidden = context.HiddenKeys(segmentIndex, () => AllowedKeys(segment.StartPosition, n, numKeys, scores.device).logical_not()); // [n, L]
             scores = scores.view(_numKvHeads, group, n, numKeys)
-                .masked_fill(hidden, double.NegativeInfinity)
+                .masked_fill(hidden, Scalars.NegativeInfinity)
                 .view(_numKvHeads, group * n, numKeys);
         }
         var probs = scores.dtype == ScalarType.Float32 ? scores.softmax(-1) : scores.softmax(-1, ScalarType.Float32).to(q.dtype);
@@ -169,7 +170,7 @@ public sealed class LlamaAttention : nn.Module
         var allowed = AllowedKeys(0, n, n, q.device);                                     // [n, n]
         var scores = matmul(queries, keys)                                                // [B, Hkv, G*n, n]
             .view(numSequences, _numKvHeads, group, n, n)
-            .masked_fill(allowed.logical_not(), double.NegativeInfinity)
+            .masked_fill(allowed.logical_not(), Scalars.NegativeInfinity)
             .view(numSequences, _numKvHeads, group * n, n);
         var probs = scores.dtype == ScalarType.Float32 ? scores.softmax(-1) : scores.softmax(-1, ScalarType.Float32).to(q.dtype);
         var attended = matmul(probs, values);                                             // [B, Hkv, G*n, Dh]
@@ -183,11 +184,15 @@ public sealed class LlamaAttention : nn.Module
     // (and p > start + r - window under a sliding window).
     Tensor AllowedKeys(int start, long numQueries, long numKeys, Device device)
     {
-        var queryPositions = arange(start, start + numQueries, int64, device).unsqueeze(1); // [n, 1]
-        var keyPositions = arange(0, numKeys, int64, device).unsqueeze(0);                   // [1, L]
+        using Scalar first = start, end = start + numQueries, keysEnd = numKeys; // held for the calls (see Scalars)
+        var queryPositions = arange(first, end, int64, device).unsqueeze(1); // [n, 1]
+        var keyPositions = arange(Scalars.Zero, keysEnd, int64, device).unsqueeze(0);  // [1, L]
         var allowed = keyPositions.le(queryPositions);
         if (_slidingWindow is { } window)
-            allowed = allowed.logical_and(keyPositions.gt(queryPositions - window));
+        {
+            using Scalar span = window;
+            allowed = allowed.logical_and(keyPositions.gt(queryPositions.sub(span)));
+        }
         return allowed;
     }
 }

@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -8,11 +9,11 @@ namespace Granary.Model.Modeling;
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     readonly Parameter _weight;
-    readonly double _eps;
+    readonly Scalar _eps; // held for every call (see Scalars)
 
     public RmsNorm(long size, double eps, ScalarType dtype, Device device) : base(nameof(RmsNorm))
     {
-        _eps = eps;
+        _eps = eps.ToScalar();
         _weight = new Parameter(empty([size], dtype, device), requires_grad: false);
         register_parameter("weight", _weight);
     }
@@ -22,10 +23,10 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         // NOTE: fp32 skips the two casts (no-ops that still cost a call each, and there are 2L + 1 norms per step).
-        if (x.dtype == float32) return (_weight * x.mul(x.pow(2).mean([-1], keepdim: true).add_(_eps).rsqrt_())).MoveToOuterDisposeScope();
+        if (x.dtype == float32) return (_weight * x.mul(x.square().mean([-1], keepdim: true).add_(_eps, Scalars.One).rsqrt_())).MoveToOuterDisposeScope();
         var x32 = x.to(float32);
-        var variance = x32.pow(2).mean([-1], keepdim: true);
-        var normalized = (x32 * rsqrt(variance + _eps)).to(x.dtype);
+        var variance = x32.square().mean([-1], keepdim: true);
+        var normalized = (x32 * rsqrt(variance.add(_eps, Scalars.One))).to(x.dtype);
         return (_weight * normalized).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using Granary.Model.Configuration;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -73,7 +74,7 @@ public sealed class RotaryEmbedding : IDisposable
     {
         using var scope = NewDisposeScope();
         long half = x.size(-1) / 2;
-        return (x * cos).add_(x.roll(half, -1).mul_(signedSin)).MoveToOuterDisposeScope();
+        return (x * cos).add_(x.roll(half, -1).mul_(signedSin), Scalars.One).MoveToOuterDisposeScope();
     }
 
     public void Dispose() => _invFreq.Dispose();

@@ -1,3 +1,4 @@
+using Granary.Model.Runtime;
 using Granary.Abstractions;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -64,7 +65,7 @@ public sealed class SequenceSampler : IDisposable
         using var scope = NewDisposeScope();
         var scores = ApplyRepetitionPenalty(logits);
         if (Parameters.IsGreedy)
-            return zeros_like(scores).index_fill_(0, scores.argmax().unsqueeze(0), 1.0).MoveToOuterDisposeScope();
+            return zeros_like(scores).index_fill_(0, scores.argmax().unsqueeze(0), Scalars.One).MoveToOuterDisposeScope();
         return TemperedProbabilities(scores).MoveToOuterDisposeScope();
     }
 
@@ -73,7 +74,7 @@ public sealed class SequenceSampler : IDisposable
     {
         using var scope = NewDisposeScope();
         if (Parameters.IsGreedy)
-            return zeros_like(logits).index_fill_(0, logits.argmax().unsqueeze(0), 1.0).MoveToOuterDisposeScope();
+            return zeros_like(logits).index_fill_(0, logits.argmax().unsqueeze(0), Scalars.One).MoveToOuterDisposeScope();
         return TemperedProbabilities(logits).MoveToOuterDisposeScope();
     }
 
@@ -101,7 +102,7 @@ public sealed class SequenceSampler : IDisposable
 
     Tensor TemperedProbabilities(Tensor scores)
     {
-        scores = scores / Parameters.Temperature;
+        using (var temperature = Parameters.Temperature.ToScalar()) scores = scores.div(temperature); // held for the call (see Scalars)
         if (Parameters.TopK > 0 && Parameters.TopK < scores.size(0)) scores = KeepTopK(scores, Parameters.TopK);
         if (Parameters.TopP < 1.0) scores = KeepTopP(scores, Parameters.TopP);
         return scores.softmax(0);
@@ -113,7 +114,7 @@ public sealed class SequenceSampler : IDisposable
     static Tensor KeepTopK(Tensor scores, int k)
     {
         var kth = scores.topk(k).values[k - 1];
-        return scores.masked_fill(scores.lt(kth), double.NegativeInfinity);
+        return scores.masked_fill(scores.lt(kth), Scalars.NegativeInfinity);
     }
 
     // Keep the smallest prefix of tokens (by descending probability) whose mass reaches p; the most likely
@@ -123,12 +124,13 @@ public sealed class SequenceSampler : IDisposable
         var (sortedScores, sortedIds) = scores.sort(descending: true);
         var sortedProbs = sortedScores.softmax(0);
         var massBefore = sortedProbs.cumsum(0) - sortedProbs;
-        var dropSorted = massBefore.ge(p);
+        using var mass = p.ToScalar(); // held for the call (see Scalars)
+        var dropSorted = massBefore.ge(mass);
         // NOTE: a p below fp32's range (e.g. 1e-300) compares as 0, which would drop every token (a NaN
         // distribution that fails the whole batched step): the most likely token is kept explicitly.
         dropSorted[0] = tensor(false);
         var drop = zeros_like(dropSorted).scatter(0, sortedIds, dropSorted);
-        return scores.masked_fill(drop, double.NegativeInfinity);
+        return scores.masked_fill(drop, Scalars.NegativeInfinity);
     }
 
     public void Dispose() => _generator.Dispose();

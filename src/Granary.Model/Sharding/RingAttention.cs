@@ -1,3 +1,5 @@
+using TorchSharp;
+using Granary.Model.Runtime;
 using static TorchSharp.torch;
 
 namespace Granary.Model.Sharding;
@@ -51,8 +53,9 @@ public static class RingAttention
     // Query r of a chunk (rows g*n + r for every head g of the group) sees keys 0..r of the same chunk: [G*n, n].
     static Tensor CausalMask(long n, int group, Device device)
     {
-        var rows = arange(n, device: device).unsqueeze(1);
-        var cols = arange(n, device: device).unsqueeze(0);
+        using Scalar count = n; // held for the calls (see Scalars)
+        var rows = arange(count, device: device).unsqueeze(1);
+        var cols = arange(count, device: device).unsqueeze(0);
         return cols.le(rows).repeat(group, 1);
     }
 }

@@ -101,7 +101,7 @@ public sealed class SequenceParallelAttention(int layerIndex, int numHeads, int 
             if (segment.KeyPositions.Length == 0)
             {
                 outputs.Add(zeros(numKvHeads, numRows, headDim, dtype: q.dtype, device: q.device));
-                logSumExps.Add(full(numKvHeads, numRows, 1, double.NegativeInfinity, dtype: ScalarType.Float32, device: q.device));
+                logSumExps.Add(full(numKvHeads, numRows, 1, Scalars.NegativeInfinity, dtype: ScalarType.Float32, device: q.device));
                 continue;
             }
             var (keys, values) = segments[split[j]].Cache!.Read(layerIndex, segments[split[j]].NumTokens); // [Hkv, L, Dh]

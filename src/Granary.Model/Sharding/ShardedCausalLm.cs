@@ -269,7 +269,7 @@ public sealed class ShardedCausalLm : IVocabParallelLm
             long started = Stopwatch.GetTimestamp();
             var part = shard.EmbedPart(ids);
             Timings?.Add(IndexOf(shard), Stopwatch.GetTimestamp() - started);
-            sum = sum is null ? part.to(device) : sum + part.to(device);
+            sum = sum is null ? part.to(device) : sum.add(part.to(device), Scalars.One);
         }
         return sum!.MoveToOuterDisposeScope();
     }

@@ -55,7 +55,7 @@ public sealed class ShardedKvTierTests : IAsyncLifetime
         {
             int index = Interlocked.Increment(ref _silosConfigured) - 1;
             silo.Services.AddGranaryWireTypes().AddGranaryDeployments(deployments)
-                .AddGranaryShards(deviceSlots: 2, cxl: new CxlMemory(Path: _cxlFolders[index % 3].Path));
+                .AddGranaryShards(deviceSlots: 4, cxl: new CxlMemory(Path: _cxlFolders[index % 3].Path)); // room for every deployment at once (slots are held cluster-wide)
         });
         builder.ConfigureClient(client => client.Services.AddGranaryWireTypes());
         _cluster = builder.Build();

@@ -21,7 +21,7 @@ public sealed class ScalarLifetimeRuleTests
     [Fact]
     public void No_temporary_scalar_reaches_libtorch_on_the_runtime_path()
     {
-        var violations = Scan(RuntimeSources());
+        var violations = RuntimeProjects.SelectMany(project => Scan(Sources(project), ImplicitUsings(project), project)).ToList();
         Assert.True(violations.Count == 0,
             $"{violations.Count} call(s) hand libtorch a temporary Scalar; pass a held one (Scalars.One, a field, a using):\n" + string.Join("\n", violations));
     }
@@ -47,24 +47,36 @@ public sealed class ScalarLifetimeRuleTests
                 }
             }
             """;
-        var violations = Scan([CSharpSyntaxTree.ParseText(code, path: "Sample.cs")]);
+        var violations = Scan([CSharpSyntaxTree.ParseText(code, path: "Sample.cs")], ImplicitUsings("Sample"));
         Assert.True(violations.Count == 4, string.Join("\n", violations));
         Assert.Equal([8, 9, 10, 11], violations.Select(v => int.Parse(v.Split(':')[1])));
     }
 
-    static List<SyntaxTree> RuntimeSources()
+    static List<SyntaxTree> Sources(string project)
     {
         var src = Path.Combine(RepositoryRoot(), "src");
-        return RuntimeProjects
-            .SelectMany(project => Directory.EnumerateFiles(Path.Combine(src, project), "*.cs", SearchOption.AllDirectories))
+        return Directory.EnumerateFiles(Path.Combine(src, project), "*.cs", SearchOption.AllDirectories)
             .Where(file => !file.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj" || OfflineFolders.Contains(part)))
             .Select(file => CSharpSyntaxTree.ParseText(File.ReadAllText(file), path: Path.GetRelativePath(src, file)))
             .ToList();
     }
 
-    static List<string> Scan(IReadOnlyList<SyntaxTree> trees)
+    // What the SDK's ImplicitUsings (and Orleans' for the grains) add to every file of the project.
+    static SyntaxTree ImplicitUsings(string project)
     {
-        var compilation = CSharpCompilation.Create("scan", trees, References(), new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
+        string[] namespaces = ["System", "System.Collections.Generic", "System.IO", "System.Linq", "System.Net.Http", "System.Threading", "System.Threading.Tasks",
+            .. project == "Granary.Grains" ? new[] { "Orleans", "Orleans.Hosting", "Orleans.Runtime" } : []];
+        return CSharpSyntaxTree.ParseText(string.Concat(namespaces.Select(n => $"global using {n};\n")), path: "GlobalUsings.g.cs");
+    }
+
+    // Each project on its own, against the built assemblies of the others (the ones beside the tests).
+    static List<string> Scan(IReadOnlyList<SyntaxTree> trees, SyntaxTree? usings = null, string? project = null)
+    {
+        var compilation = CSharpCompilation.Create(project ?? "scan", usings is null ? trees : [.. trees, usings], References(project),
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
+        // A type the scan cannot resolve would hide its calls: every name must bind.
+        var unresolved = compilation.GetDiagnostics().Where(d => d.Id is "CS0246" or "CS0234" or "CS0103").Take(5).ToList();
+        Assert.True(unresolved.Count == 0, "the scan cannot resolve some names: " + string.Join("; ", unresolved));
         var violations = new List<string>();
         foreach (var tree in trees)
         {
@@ -106,12 +118,26 @@ public sealed class ScalarLifetimeRuleTests
 
     static bool IsTensorMethod(ISymbol? symbol) => symbol is IMethodSymbol { ContainingType: { } type } && type.ToDisplayString() == "TorchSharp.torch.Tensor";
 
-    static IEnumerable<MetadataReference> References() =>
+    // The framework and every managed assembly beside the tests (Orleans, TorchSharp, ...), so every type resolves.
+    static IEnumerable<MetadataReference> References(string? project) =>
         ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
-            .Concat(AppDomain.CurrentDomain.GetAssemblies().Where(a => !a.IsDynamic && a.Location != "").Select(a => a.Location))
-            .Concat([typeof(TorchSharp.torch).Assembly.Location])
-            .Distinct()
+            .Concat(Directory.EnumerateFiles(AppContext.BaseDirectory, "*.dll"))
+            .DistinctBy(Path.GetFileName)
+            .Where(path => Path.GetFileNameWithoutExtension(path) != project && IsManaged(path))
             .Select(path => MetadataReference.CreateFromFile(path));
+
+    static bool IsManaged(string path)
+    {
+        try
+        {
+            System.Reflection.AssemblyName.GetAssemblyName(path);
+            return true;
+        }
+        catch (BadImageFormatException)
+        {
+            return false;
+        }
+    }
 
     static string RepositoryRoot()
     {
