@@ -56,21 +56,13 @@ public sealed class DraftGrainClusterFixture : IAsyncLifetime
                 DraftDirectory = _unrelated.Path, Speculation = Speculation,
             },
         ];
-        var builder = new InProcessTestClusterBuilder(initialSilosCount: 2);
-        builder.ConfigureSilo((_, silo) => silo.Services.AddGranaryWireTypes().AddGranaryDeployments(deployments).AddGranaryShards(deviceSlots: 1));
-        builder.ConfigureClient(client => client.Services.AddGranaryWireTypes());
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
+        _cluster = await GranaryTestCluster.StartAsync(2, (_, services) => services.AddGranaryDeployments(deployments).AddGranaryShards(deviceSlots: 1));
         _reference = ModelLoader.Load(_folder.Path, new ModelLoadOptions());
     }
 
     public async Task DisposeAsync()
     {
-        if (_cluster is not null)
-        {
-            await _cluster.StopAllSilosAsync();
-            await _cluster.DisposeAsync();
-        }
+        await GranaryTestCluster.StopAsync(_cluster);
         _reference?.Dispose();
         _folder.Dispose();
         _unrelated.Dispose();

@@ -24,7 +24,6 @@ public sealed class LostDraftTests : IAsyncLifetime
 
     readonly SynthesizedModelFolder _folder = new(ShardedClusterFixture.Shape with { MaxPositionEmbeddings = 1024 });
     InProcessTestCluster? _cluster;
-    int _silosConfigured;
 
     public async Task InitializeAsync()
     {
@@ -37,25 +36,16 @@ public sealed class LostDraftTests : IAsyncLifetime
             DraftDirectory = _folder.Path, // a copy: proposals are accepted, so the draft is called every step
             Speculation = new Engine.Speculation.SpeculationOptions { NumSpeculativeTokens = 2, IsAdaptive = false },
         };
-        var builder = new InProcessTestClusterBuilder(initialSilosCount: 4);
-        builder.ConfigureSilo((_, silo) =>
+        _cluster = await GranaryTestCluster.StartAsync(4, (index, services) =>
         {
             // The primary offers no slot, so the silo killed below is never it; three slots: two shards and the draft.
-            int index = Interlocked.Increment(ref _silosConfigured) - 1;
-            silo.Services.AddGranaryWireTypes().AddGranaryDeployments([deployment]).AddGranaryShards(deviceSlots: index == 0 ? 0 : 1);
+            services.AddGranaryDeployments([deployment]).AddGranaryShards(deviceSlots: index == 0 ? 0 : 1);
         });
-        builder.ConfigureClient(client => client.Services.AddGranaryWireTypes());
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
     }
 
     public async Task DisposeAsync()
     {
-        if (_cluster is not null)
-        {
-            await _cluster.StopAllSilosAsync();
-            await _cluster.DisposeAsync();
-        }
+        await GranaryTestCluster.StopAsync(_cluster);
         _folder.Dispose();
     }
 

@@ -30,7 +30,6 @@ public sealed class ShardedKvTierTests : IAsyncLifetime
     readonly TempDirectory[] _cxlFolders = [new(), new(), new()];
     InProcessTestCluster? _cluster;
     LoadedModel? _reference;
-    int _silosConfigured;
 
     static string Name(string plan) => "kv-" + plan.Replace(',', '-').Replace("=", "");
 
@@ -50,26 +49,17 @@ public sealed class ShardedKvTierTests : IAsyncLifetime
         }).ToList();
         // One sequence at a time: a turn submitted while another runs waits, and its blocks are prefetched meanwhile.
         deployments.Add(deployments[0] with { Name = OneAtATime, Scheduler = new SchedulerOptions { MaxNumRunningSequences = 1, KvCacheTokenBudget = 4096 } });
-        var builder = new InProcessTestClusterBuilder(initialSilosCount: 3);
-        builder.ConfigureSilo((_, silo) =>
+        _cluster = await GranaryTestCluster.StartAsync(3, (index, services) =>
         {
-            int index = Interlocked.Increment(ref _silosConfigured) - 1;
-            silo.Services.AddGranaryWireTypes().AddGranaryDeployments(deployments)
+            services.AddGranaryDeployments(deployments)
                 .AddGranaryShards(deviceSlots: 4, cxl: new CxlMemory(Path: _cxlFolders[index % 3].Path)); // room for every deployment at once (slots are held cluster-wide)
         });
-        builder.ConfigureClient(client => client.Services.AddGranaryWireTypes());
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
         _reference = ModelLoader.Load(_folder.Path, new ModelLoadOptions());
     }
 
     public async Task DisposeAsync()
     {
-        if (_cluster is not null)
-        {
-            await _cluster.StopAllSilosAsync();
-            await _cluster.DisposeAsync();
-        }
+        await GranaryTestCluster.StopAsync(_cluster);
         _reference?.Dispose();
         _folder.Dispose();
         foreach (var folder in _cxlFolders) folder.Dispose();

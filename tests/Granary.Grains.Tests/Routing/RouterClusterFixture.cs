@@ -39,27 +39,19 @@ public sealed class RouterClusterFixture : IAsyncLifetime
             ModelDirectory = _folder.Path,
             Scheduler = new SchedulerOptions { MaxNumRunningSequences = 16, MaxNumWaiting = 64 },
         };
-        var builder = new InProcessTestClusterBuilder(initialSilosCount: 2);
         var speculative = deployment with
         {
             Name = SpeculativeModelName,
             DraftDirectory = _folder.Path,
             Speculation = new Engine.Speculation.SpeculationOptions { NumSpeculativeTokens = 3 },
         };
-        builder.ConfigureSilo((_, silo) => silo.Services.AddGranaryWireTypes().AddGranaryDeployments([deployment, speculative]));
-        builder.ConfigureClient(client => client.Services.AddGranaryWireTypes());
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
+        _cluster = await GranaryTestCluster.StartAsync(2, (_, services) => services.AddGranaryDeployments([deployment, speculative]));
         _reference = ModelLoader.Load(_folder.Path, new ModelLoadOptions());
     }
 
     public async Task DisposeAsync()
     {
-        if (_cluster is not null)
-        {
-            await _cluster.StopAllSilosAsync();
-            await _cluster.DisposeAsync();
-        }
+        await GranaryTestCluster.StopAsync(_cluster);
         _reference?.Dispose();
         _folder.Dispose();
     }

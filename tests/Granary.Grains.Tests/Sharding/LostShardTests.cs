@@ -23,7 +23,6 @@ public sealed class LostShardTests : IAsyncLifetime
 
     readonly SynthesizedModelFolder _folder = new(ShardedClusterFixture.Shape with { MaxPositionEmbeddings = 1024 });
     InProcessTestCluster? _cluster;
-    int _silosConfigured;
 
     public async Task InitializeAsync()
     {
@@ -34,25 +33,16 @@ public sealed class LostShardTests : IAsyncLifetime
             Plan = ParallelPlan.Parse("pp=2"),
             Scheduler = new SchedulerOptions { MaxNumRunningSequences = 8 },
         };
-        var builder = new InProcessTestClusterBuilder(initialSilosCount: 4);
-        builder.ConfigureSilo((_, silo) =>
+        _cluster = await GranaryTestCluster.StartAsync(4, (index, services) =>
         {
             // The first silo (the test cluster's primary) offers no slot, so the silo killed below is never it.
-            int index = Interlocked.Increment(ref _silosConfigured) - 1;
-            silo.Services.AddGranaryWireTypes().AddGranaryDeployments([deployment]).AddGranaryShards(deviceSlots: index == 0 ? 0 : 1);
+            services.AddGranaryDeployments([deployment]).AddGranaryShards(deviceSlots: index == 0 ? 0 : 1);
         });
-        builder.ConfigureClient(client => client.Services.AddGranaryWireTypes());
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
     }
 
     public async Task DisposeAsync()
     {
-        if (_cluster is not null)
-        {
-            await _cluster.StopAllSilosAsync();
-            await _cluster.DisposeAsync();
-        }
+        await GranaryTestCluster.StopAsync(_cluster);
         _folder.Dispose();
     }
 

@@ -27,28 +27,18 @@ public sealed class ShardSlotTests : IAsyncLifetime
 
     readonly SynthesizedModelFolder _folder = new(ShardedClusterFixture.Shape);
     InProcessTestCluster? _cluster;
-    int _silosConfigured;
 
     public async Task InitializeAsync()
     {
-        var builder = new InProcessTestClusterBuilder(initialSilosCount: 4);
-        builder.ConfigureSilo((_, silo) =>
+        _cluster = await GranaryTestCluster.StartAsync(4, (index, services) =>
         {
-            int index = Interlocked.Increment(ref _silosConfigured) - 1;
-            silo.Services.AddGranaryWireTypes().AddGranaryShards(deviceSlots: index == 0 ? 0 : 1).AddGranaryDeployments([Deployment(Routed)]);
+            services.AddGranaryShards(deviceSlots: index == 0 ? 0 : 1).AddGranaryDeployments([Deployment(Routed)]);
         });
-        builder.ConfigureClient(client => client.Services.AddGranaryWireTypes());
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
     }
 
     public async Task DisposeAsync()
     {
-        if (_cluster is not null)
-        {
-            await _cluster.StopAllSilosAsync();
-            await _cluster.DisposeAsync();
-        }
+        await GranaryTestCluster.StopAsync(_cluster);
         _folder.Dispose();
     }
 

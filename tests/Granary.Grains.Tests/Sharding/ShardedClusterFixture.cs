@@ -33,7 +33,6 @@ public sealed class ShardedClusterFixture : IAsyncLifetime
     LoadedModel? _tiedMqaReference;
     InProcessTestCluster? _cluster;
     LoadedModel? _reference;
-    int _silosConfigured;
 
     public InProcessTestCluster Cluster => _cluster ?? throw new InvalidOperationException("the cluster is not deployed");
 
@@ -77,15 +76,10 @@ public sealed class ShardedClusterFixture : IAsyncLifetime
         // A per-shard KV budget of 24 positions: sp=2 serves 48, no plan only 24.
         deployments.Add(Deployment("sp=2") with { Name = BudgetedDeploymentName("sp=2"), KvTokensPerShard = KvBudget });
         deployments.Add(Deployment("none") with { Name = BudgetedDeploymentName("none"), KvTokensPerShard = KvBudget });
-        var builder = new InProcessTestClusterBuilder(initialSilosCount: 4);
-        builder.ConfigureSilo((_, silo) =>
+        _cluster = await GranaryTestCluster.StartAsync(4, (index, services) =>
         {
-            int index = Interlocked.Increment(ref _silosConfigured) - 1;
-            silo.Services.AddGranaryWireTypes().AddGranaryDeployments(deployments).AddGranaryShards(deviceSlots: index < 2 ? 1 : 2);
+            services.AddGranaryDeployments(deployments).AddGranaryShards(deviceSlots: index < 2 ? 1 : 2);
         });
-        builder.ConfigureClient(client => client.Services.AddGranaryWireTypes());
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
         _reference = ModelLoader.Load(_folder.Path, new ModelLoadOptions());
         _tiedMqaReference = ModelLoader.Load(_tiedMqa.Path, new ModelLoadOptions());
     }
@@ -116,11 +110,7 @@ public sealed class ShardedClusterFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        if (_cluster is not null)
-        {
-            await _cluster.StopAllSilosAsync();
-            await _cluster.DisposeAsync();
-        }
+        await GranaryTestCluster.StopAsync(_cluster);
         _reference?.Dispose();
         _tiedMqaReference?.Dispose();
         _folder.Dispose();
