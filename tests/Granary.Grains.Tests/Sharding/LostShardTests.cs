@@ -1,3 +1,4 @@
+using static Granary.Grains.Tests.SurvivingCalls;
 using Granary.Abstractions;
 using Granary.Abstractions.Serving;
 using Granary.Abstractions.Sharding;
@@ -78,35 +79,9 @@ public sealed class LostShardTests : IAsyncLifetime
         Assert.Empty(after.Select(s => s.Key).Intersect(before.Select(s => s.Key))); // a new generation of shard grains
     }
 
-    static SamplingParams Greedy(int maxTokens) => new() { Temperature = 0, IgnoreEos = true, MaxTokens = maxTokens };
+    static Task<List<CompletionChunk>> Collect(IRouterGrain router, int[] prompt, SamplingParams sampling) =>
+        SurvivingCalls.Collect(router, Name, prompt, sampling, Recovery);
 
-    static int[] Tokens(IEnumerable<CompletionChunk> chunks) => chunks.SelectMany(c => c.TokenIds).ToArray();
-
-    static async Task<List<CompletionChunk>> Collect(IRouterGrain router, int[] prompt, SamplingParams sampling)
-    {
-        using var timeout = new CancellationTokenSource(Recovery);
-        var chunks = new List<CompletionChunk>();
-        try
-        {
-            await foreach (var chunk in router.Generate(new CompletionRequest { Model = Name, PromptTokenIds = prompt, Sampling = sampling }, timeout.Token))
-                chunks.Add(chunk);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            chunks.Add(CompletionChunk.Failed(ServingErrorKind.Unavailable, e.Message)); // the router's own silo died
-        }
-        return chunks;
-    }
-
-    static async Task<List<CompletionChunk>> RetryUntilServed(IRouterGrain router, int[] prompt)
-    {
-        var deadline = DateTime.UtcNow + Recovery;
-        while (true)
-        {
-            var chunks = await Collect(router, prompt, Greedy(8));
-            if (chunks.Count > 0 && chunks[^1].Error is null) return chunks;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"not served {Recovery.TotalSeconds} s after the silo died: {chunks[^1].Error?.Message}");
-            await Task.Delay(500);
-        }
-    }
+    static Task<List<CompletionChunk>> RetryUntilServed(IRouterGrain router, int[] prompt) =>
+        SurvivingCalls.RetryUntilServed(router, Name, prompt, Recovery);
 }
