@@ -66,7 +66,9 @@ internal sealed class GranaryGrpcService(
             await foreach (var chunk in gateway.Generate(request, cancellationToken))
             {
                 if (chunk.Error is { } error) throw GrpcChunks.ToRpcException(error);
-                await responseStream.WriteAsync(GrpcChunks.From(chunk), cancellationToken);
+                // The write waits only on the client: a write cancelled half-way aborts the HTTP/2 stream (RST_STREAM CANCEL),
+                // and the caller would never see the DeadlineExceeded status the next wait on the deadline gives.
+                await responseStream.WriteAsync(GrpcChunks.From(chunk), context.CancellationToken);
                 if (chunk.IsLast) return;
             }
         }
