@@ -1,3 +1,4 @@
+using Orleans.Concurrency;
 using Granary.Abstractions.Serving;
 using Granary.Grains.Sharding;
 
@@ -21,4 +22,12 @@ public interface IRouterGrain : IGrainWithStringKey
 
     /// <summary>Where the deployment's shards are and what each holds (empty when the router holds the whole model).</summary>
     Task<IReadOnlyList<ShardReport>> GetShards();
+
+    /// <summary>
+    /// A value unique to the answering activation. A router asks itself through its grain reference before it
+    /// places the deployment again: an answer from another activation means the cluster now routes to a duplicate
+    /// (the directory entry was lost with a silo), and this one steps down instead of fighting it for the slots.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<Guid> GetActivationToken();
 }

@@ -44,6 +44,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     IReadOnlyList<ShardReport> _shards = [];
     Task _loaded = Task.CompletedTask;
     CancellationTokenSource _stopWatching = new();
+    readonly Guid _activationToken = Guid.NewGuid();
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -148,7 +149,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
         logger.LogWarning("Deployment {Name}: {Reason}; placing its shards again", deployment.Name, reason);
         var (oldLoop, oldModel, oldTiers) = (_loop, _model, _kvTiers);
         (_loop, _model, _shards, _kvTiers, _grainDrafter) = (null, null, [], null, null);
-        _loaded = LoadAsync(deployment);
+        _loaded = LoadUnlessDuplicateAsync(deployment);
         // The old loop may be blocked in a step on the lost shard: stop it off the grain's turn, and only then
         // unload the surviving old shards (a step still running would otherwise meet an emptied shard).
         var unloads = oldShards.Select(s => (Func<Task>)GrainFactory.GetGrain<IShardGrain>(s.Key).Unload)
@@ -171,6 +172,32 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             }
         });
     }
+
+    // A placement supersedes the deployment's earlier ones (it takes their slots), so only the activation the
+    // cluster routes to may place: a duplicate left behind by a lost directory entry steps down instead, and
+    // requests that still reach it fail as retryable (their retry finds the other).
+    async Task LoadUnlessDuplicateAsync(DeploymentOptions deployment)
+    {
+        Guid routed;
+        try
+        {
+            routed = await GrainFactory.GetGrain<IRouterGrain>(this.GetPrimaryKeyString()).GetActivationToken();
+        }
+        catch (Exception e)
+        {
+            logger.LogDebug("Deployment {Name}: could not ask which router activation is routed to ({Message}); placing", deployment.Name, e.Message);
+            routed = _activationToken;
+        }
+        if (routed != _activationToken)
+        {
+            logger.LogWarning("Deployment {Name}: another activation of its router serves it now; this one steps down", deployment.Name);
+            DeactivateOnIdle();
+            throw new ObjectDisposedException(nameof(RouterGrain), "this router was replaced by another activation; retry the request");
+        }
+        await LoadAsync(deployment);
+    }
+
+    public Task<Guid> GetActivationToken() => Task.FromResult(_activationToken);
 
     /// <summary>Where the deployment's shards are (empty when the router holds the whole model).</summary>
     public async Task<IReadOnlyList<ShardReport>> GetShards()

@@ -53,6 +53,19 @@ public sealed class DeviceSlots(int numSlots, TimeProvider time)
 
     public void Release(string shardKey) => _holders.Remove(shardKey);
 
+    /// <summary>
+    /// Frees the slots that shards of <paramref name="deployment"/>'s other placements hold or reserved: a deployment
+    /// placed again (a silo left, a shard lost its weights, its router moved) has given those placements up, so it
+    /// takes their slots at once instead of waiting until each stale shard has unloaded or its lease has lapsed.
+    /// Returns the stale shards' keys.
+    /// </summary>
+    public IReadOnlyList<string> ReleaseOtherPlacements(string deployment, int generation)
+    {
+        var stale = _holders.Keys.Where(k => ShardKey.IsOtherPlacementOf(k, deployment, generation)).Order(StringComparer.Ordinal).ToList();
+        foreach (string key in stale) _holders.Remove(key);
+        return stale;
+    }
+
     void DropUnclaimed()
     {
         var now = time.GetUtcNow();

@@ -22,6 +22,9 @@ public interface ISiloDevicesGrain : IGrainWithStringKey
     Task<bool> TryClaim(string shardKey);
 
     Task Release(string shardKey);
+
+    /// <summary>Frees the slots of <paramref name="deployment"/>'s shards from placements other than <paramref name="generation"/>; returns their keys (<see cref="DeviceSlots.ReleaseOtherPlacements"/>).</summary>
+    Task<string[]> ReleaseOtherPlacements(string deployment, int generation);
 }
 
 /// <summary>A silo's share of accelerators for shards (`Granary:Devices`; one CPU slot by default).</summary>
@@ -49,4 +52,7 @@ public sealed class SiloDevicesGrain(SiloDevices devices) : Grain, ISiloDevicesG
         _slots.Release(shardKey);
         return Task.CompletedTask;
     }
+
+    public Task<string[]> ReleaseOtherPlacements(string deployment, int generation) =>
+        Task.FromResult(_slots.ReleaseOtherPlacements(deployment, generation).ToArray());
 }

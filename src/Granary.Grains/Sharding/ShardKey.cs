@@ -17,6 +17,20 @@ public static class ShardKey
     public static string ForVocabShard(string deployment, int generation, int part, SiloAddress silo) =>
         string.Create(CultureInfo.InvariantCulture, $"{deployment}#g{generation}#v{part}#{silo.ToParsableString()}");
 
+    /// <summary>
+    /// True when <paramref name="key"/> is a shard of <paramref name="deployment"/> from a placement other than
+    /// <paramref name="generation"/> (keys read "DEPLOYMENT#gGENERATION#..."; other deployments and other grains never match).
+    /// </summary>
+    public static bool IsOtherPlacementOf(string key, string deployment, int generation)
+    {
+        string prefix = deployment + "#g";
+        if (!key.StartsWith(prefix, StringComparison.Ordinal)) return false;
+        int end = key.IndexOf('#', prefix.Length);
+        return end > prefix.Length
+            && int.TryParse(key.AsSpan(prefix.Length, end - prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out int other)
+            && other != generation;
+    }
+
     public static string ForSilo(SiloAddress silo) => "silo#" + silo.ToParsableString();
 
     /// <summary>The silo's <see cref="KvTiers.IKvTierGrain"/>.</summary>

@@ -101,6 +101,7 @@ public static class ShardedDeployment
         {
             var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
             var silos = hosts.Keys.OrderBy(s => s.ToParsableString(), StringComparer.Ordinal).ToList();
+            await TakeOverOtherPlacementsAsync(grains, silos, deployment.Name, generation);
             var free = await Task.WhenAll(silos.Select(s => Devices(grains, s).GetFreeSlots()));
             if (free.Sum() >= plan.NumShards || DateTime.UtcNow >= deadline)
             {
@@ -120,6 +121,36 @@ public static class ShardedDeployment
                 lastReport = DateTime.UtcNow;
             }
             await Task.Delay(TimeSpan.FromMilliseconds(500));
+        }
+    }
+
+    // This placement supersedes the deployment's earlier ones: their slots are freed for it now, and their shards
+    // (if still loaded: a lost silo's neighbours, a failed attempt's loads) are told to unload.
+    static async Task TakeOverOtherPlacementsAsync(IGrainFactory grains, IEnumerable<SiloAddress> silos, string deployment, int generation)
+    {
+        var stale = await Task.WhenAll(silos.Select(async silo =>
+        {
+            try
+            {
+                return await Devices(grains, silo).ReleaseOtherPlacements(deployment, generation);
+            }
+            catch (Exception)
+            {
+                return Array.Empty<string>(); // a silo leaving as we ask: its slots go with it
+            }
+        }));
+        foreach (string key in stale.SelectMany(k => k)) _ = UnloadQuietlyAsync(grains.GetGrain<IShardGrain>(key));
+    }
+
+    static async Task UnloadQuietlyAsync(IShardGrain shard)
+    {
+        try
+        {
+            await shard.Unload();
+        }
+        catch (Exception)
+        {
+            // Gone with its silo already, or unloaded: nothing left to free.
         }
     }
 

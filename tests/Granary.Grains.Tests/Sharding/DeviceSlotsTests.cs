@@ -27,6 +27,22 @@ public sealed class DeviceSlotsTests
     }
 
     [Fact]
+    public void A_new_placement_frees_only_its_own_deployments_earlier_placements()
+    {
+        var slots = new DeviceSlots(4, new SimulatedClock());
+        slots.TryClaim("a#g1#s0#r0#silo");             // placement 1 of a: loaded
+        slots.TryReserve("a#g2#s1#r0#silo", ClaimWithin); // placement 2 of a: reserved, not loaded
+        slots.TryClaim("ab#g1#s0#r0#silo");            // another deployment whose name starts alike
+        slots.TryClaim("b#g1#s0#r0#silo");
+
+        Assert.Equal(["a#g1#s0#r0#silo", "a#g2#s1#r0#silo"], slots.ReleaseOtherPlacements("a", generation: 3));
+        Assert.Equal(["ab#g1#s0#r0#silo", "b#g1#s0#r0#silo"], slots.Holders);
+        slots.TryReserve("a#g3#v0#silo", ClaimWithin);
+        Assert.Empty(slots.ReleaseOtherPlacements("a", generation: 3)); // its own placement stays
+        Assert.Equal(1, slots.NumFree);
+    }
+
+    [Fact]
     public void A_reservation_lapses_unless_its_shard_claims_it_in_time()
     {
         var clock = new SimulatedClock();

@@ -75,6 +75,37 @@ public sealed class ShardSlotTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_deployment_placed_again_takes_over_its_earlier_placements_slots_at_once()
+    {
+        var client = _cluster!.Client;
+        var (earlier, earlierShards) = await ShardedDeployment.LoadAsync(Deployment("again"), client, generation: 1);
+
+        // Three slots, two held by placement 1: placement 2 of the same deployment (as after a lost silo, while
+        // the survivors of placement 1 have not unloaded yet) does not wait for them; it frees and unloads them.
+        var (later, laterShards) = await ShardedDeployment.LoadAsync(Deployment("again"), client, generation: 2).WaitAsync(TimeSpan.FromSeconds(30));
+        using (later)
+        {
+            Assert.Equal(laterShards.Select(s => s.Key).Order(), await Holders(client));
+            Assert.Equal(await Expected(), await later.NextToken());
+            var deadline = DateTime.UtcNow + Patience;
+            while (true) // the earlier placement's shards were told to unload: they hold no weights any more
+            {
+                try
+                {
+                    await client.GetGrain<IShardGrain>(earlierShards[0].Key).RenewLease(Lease);
+                }
+                catch (ShardUnavailableException)
+                {
+                    break;
+                }
+                Assert.True(DateTime.UtcNow < deadline, "the earlier placement's shard still holds its weights");
+                await Task.Delay(200);
+            }
+        }
+        earlier.Dispose(); // stops renewing leases its shards no longer hold
+    }
+
+    [Fact]
     public async Task Shards_of_a_router_whose_silo_died_free_their_slots_when_their_lease_lapses()
     {
         var cluster = _cluster!;

@@ -73,6 +73,9 @@ public sealed class FailoverEndToEndTests(ITestOutputHelper output) : IAsyncLife
         await Task.WhenAll(runs);
         output.WriteLine($"all {NumRequests} streams completed {killedAt.Elapsed.TotalSeconds:F1} s after the kill; chunks streamed before it: {string.Join(",", streams.Select(s => s.NumChunksAtKill))}");
 
+        if (streams.Any(s => s.Error is not null))
+            foreach (var silo in Silos.Where(s => s != victim))
+                output.WriteLine($"--- log of the silo on :{silo.SiloPort} ---\n{silo.Output}");
         for (int i = 0; i < NumRequests; i++)
         {
             var stream = streams[i];
