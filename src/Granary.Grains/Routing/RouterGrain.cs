@@ -35,6 +35,9 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     /// <summary>How long a status call waits for a load in progress before answering "loading".</summary>
     static readonly TimeSpan StatusWait = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often a router checks that the cluster still routes to it (see <see cref="StepDownIfDuplicateAsync"/>).</summary>
+    static readonly TimeSpan DuplicateCheckPeriod = TimeSpan.FromSeconds(30);
+
     ICausalLm? _model;
     DraftModel? _draft;          // a draft beside the engine (DraftPlacementMode.Local)
     GrainDrafter? _grainDrafter; // or one on a draft grain, per placement
@@ -51,6 +54,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
         string name = this.GetPrimaryKeyString();
         var deployment = catalog.Find(name) ?? throw new InvalidOperationException($"no deployment named \"{name}\" is configured");
         _loaded = LoadAsync(deployment);
+        this.RegisterGrainTimer(StepDownIfDuplicateAsync, new GrainTimerCreationOptions(DuplicateCheckPeriod, DuplicateCheckPeriod) { Interleave = true });
         return Task.CompletedTask;
     }
 
@@ -178,23 +182,38 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     // requests that still reach it fail as retryable (their retry finds the other).
     async Task LoadUnlessDuplicateAsync(DeploymentOptions deployment)
     {
-        Guid routed;
+        if (await IsRoutedElsewhereAsync())
+        {
+            logger.LogWarning("Deployment {Name}: another activation of its router serves it now; this one steps down instead of placing it again", deployment.Name);
+            DeactivateOnIdle();
+            throw new ObjectDisposedException(nameof(RouterGrain), "this router was replaced by another activation of it; retry the request");
+        }
+        await LoadAsync(deployment);
+    }
+
+    // Routers live until their silo stops (AlwaysActive), so a duplicate that is never placed again would hold
+    // its model (or its shards' slots) for good: every DuplicateCheckPeriod an idle-or-serving router checks, and a
+    // duplicate ends its requests as retryable and deactivates.
+    async Task StepDownIfDuplicateAsync(CancellationToken cancellationToken)
+    {
+        if (!_loaded.IsCompleted || !await IsRoutedElsewhereAsync()) return;
+        logger.LogWarning("Deployment {Name}: another activation of its router serves it now; this one steps down", this.GetPrimaryKeyString());
+        if (_loop is { } loop) await Task.Run(() => loop.Stop("this router was replaced by another activation of it; retry the request"), cancellationToken);
+        DeactivateOnIdle();
+    }
+
+    // Asks this grain through its reference: an answer from another activation means the cluster routes there.
+    async Task<bool> IsRoutedElsewhereAsync()
+    {
         try
         {
-            routed = await GrainFactory.GetGrain<IRouterGrain>(this.GetPrimaryKeyString()).GetActivationToken();
+            return await GrainFactory.GetGrain<IRouterGrain>(this.GetPrimaryKeyString()).GetActivationToken() != _activationToken;
         }
         catch (Exception e)
         {
-            logger.LogDebug("Deployment {Name}: could not ask which router activation is routed to ({Message}); placing", deployment.Name, e.Message);
-            routed = _activationToken;
+            logger.LogDebug("Router {Name}: could not ask which activation is routed to ({Message})", this.GetPrimaryKeyString(), e.Message);
+            return false;
         }
-        if (routed != _activationToken)
-        {
-            logger.LogWarning("Deployment {Name}: another activation of its router serves it now; this one steps down", deployment.Name);
-            DeactivateOnIdle();
-            throw new ObjectDisposedException(nameof(RouterGrain), "this router was replaced by another activation; retry the request");
-        }
-        await LoadAsync(deployment);
     }
 
     public Task<Guid> GetActivationToken() => Task.FromResult(_activationToken);
