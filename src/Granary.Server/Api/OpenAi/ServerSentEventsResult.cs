@@ -31,7 +31,7 @@ public sealed class ServerSentEventsResult(GenerationRun run, IResponseShape sha
         {
             try
             {
-                await WriteEventsAsync(response, cancellationToken);
+                await WriteEventsAsync(response, cancellationToken, clientGone);
             }
             catch (OperationCanceledException) when (deadline is { IsExpired: true })
             {
@@ -46,23 +46,25 @@ public sealed class ServerSentEventsResult(GenerationRun run, IResponseShape sha
         }
     }
 
-    async Task WriteEventsAsync(HttpResponse response, CancellationToken cancellationToken)
+    // Waiting for the run honours the deadline; writes wait only on the client, so a deadline that passes in
+    // the middle of a write never leaves half an event (the next wait on the run ends the stream with its error).
+    async Task WriteEventsAsync(HttpResponse response, CancellationToken cancellationToken, CancellationToken clientGone)
     {
-        if (shape.Opening() is { } opening) await WriteAsync(response, opening, cancellationToken);
+        if (shape.Opening() is { } opening) await WriteAsync(response, opening, clientGone);
         int textOffset = 0;
         UsageBody? usage = null;
         await foreach (var chunk in run.ReadAllAsync(cancellationToken))
         {
             if (chunk.Error is { } error)
             {
-                await WriteAsync(response, OpenAiError.FromServing(error).ToBody(), cancellationToken);
+                await WriteAsync(response, OpenAiError.FromServing(error).ToBody(), clientGone);
                 return;
             }
-            if (shape.Chunk(chunk, textOffset) is { } data) await WriteAsync(response, data, cancellationToken);
+            if (shape.Chunk(chunk, textOffset) is { } data) await WriteAsync(response, data, clientGone);
             textOffset += chunk.Text.Length;
             usage = UsageBody.Of(chunk.PromptTokens, chunk.CompletionTokens);
         }
-        if (includeUsage && usage is not null) await WriteAsync(response, shape.UsageChunk(usage), cancellationToken);
+        if (includeUsage && usage is not null) await WriteAsync(response, shape.UsageChunk(usage), clientGone);
     }
 
     static async Task WriteAsync(HttpResponse response, object data, CancellationToken cancellationToken)
