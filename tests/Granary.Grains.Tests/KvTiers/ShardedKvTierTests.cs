@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Granary.Abstractions;
 using Granary.Abstractions.Serving;
 using Granary.Abstractions.Sharding;
@@ -119,29 +120,35 @@ public sealed class ShardedKvTierTests : IAsyncLifetime
         {
             // A long request holds the only running slot; the turn queues behind it (its blocks are prefetched
             // with the blocker's steps), then the blocker is cancelled, so it keeps no blocks of its own.
+            // (Counted, not timed: a blocker that finished would keep its 200 tokens' blocks and push the others down.)
             using var stopBlocker = new CancellationTokenSource(TestTimeout);
+            var blockerTokens = new StrongBox<int>();
             var blocker = Drain(router.Generate(new CompletionRequest
             {
                 Model = OneAtATime, PromptTokenIds = [200, 201, 202], Tenant = "acme",
-                Sampling = new SamplingParams { Temperature = 0, IgnoreEos = true, MaxTokens = 200 },
-            }, stopBlocker.Token));
+                Sampling = new SamplingParams { Temperature = 0, IgnoreEos = true, MaxTokens = BlockerTokens },
+            }, stopBlocker.Token), blockerTokens);
             while ((await router.GetStatus()).NumRunning == 0) await Task.Delay(5);
             var turn = Turn(router, OneAtATime, $"p{p}", [.. programs[p], .. firstTurns[p], 7, 8, 9, 10]);
             while ((await router.GetStatus()).NumWaiting == 0) await Task.Delay(5);
-            await Task.Delay(200); // a few of the blocker's steps: the prefetch reaches the shards
+            int queuedAt = Volatile.Read(ref blockerTokens.Value);
+            while (Volatile.Read(ref blockerTokens.Value) < queuedAt + 4) await Task.Delay(1); // a few of the blocker's steps: the prefetch reaches the shards
             stopBlocker.Cancel();
             await blocker;
+            Assert.True(blockerTokens.Value < BlockerTokens, "the blocker finished before it was cancelled");
             await turn;
         }
         var hits = (await router.GetStatus()).KvTierHits;
         Assert.Equal(new long[] { 0, 3, 3 }, hits);
     }
 
-    static async Task Drain(IAsyncEnumerable<CompletionChunk> chunks)
+    const int BlockerTokens = 200;
+
+    static async Task Drain(IAsyncEnumerable<CompletionChunk> chunks, StrongBox<int> numTokens)
     {
         try
         {
-            await foreach (var _ in chunks) { }
+            await foreach (var chunk in chunks) Interlocked.Add(ref numTokens.Value, chunk.TokenIds.Length);
         }
         catch (OperationCanceledException)
         {
