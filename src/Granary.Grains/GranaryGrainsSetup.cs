@@ -32,6 +32,19 @@ public static class GranaryGrainsSetup
         return services;
     }
 
+    /// <summary>
+    /// Every silo registers grains in Orleans' strongly consistent in-cluster directory (experimental in Orleans 10,
+    /// and what its test clusters already run on). The default directory is eventually consistent: when the silo
+    /// holding a router's entry dies, a second router of the same deployment can be activated beside the first, and
+    /// the two then fight over the deployment's device slots. The strongly consistent one recovers the entry instead.
+    /// </summary>
+    public static ISiloBuilder UseGranaryGrainDirectory(this ISiloBuilder silo)
+    {
+#pragma warning disable ORLEANSEXP003 // experimental API: the in-cluster directory that prevents duplicate activations
+        return silo.AddDistributedGrainDirectory();
+#pragma warning restore ORLEANSEXP003
+    }
+
     public static IServiceCollection AddGranaryDeployments(this IServiceCollection services, IEnumerable<DeploymentOptions> deployments) =>
         services.AddSingleton(new DeploymentCatalog(deployments));
 }

@@ -13,7 +13,7 @@ static class GranaryTestCluster
     {
         int numConfigured = 0;
         var builder = new InProcessTestClusterBuilder(initialSilosCount: numSilos);
-        builder.ConfigureSilo((_, silo) => configureSilo(Interlocked.Increment(ref numConfigured) - 1, silo.Services.AddGranaryWireTypes()));
+        builder.ConfigureSilo((_, silo) => configureSilo(Interlocked.Increment(ref numConfigured) - 1, silo.UseGranaryGrainDirectory().Services.AddGranaryWireTypes()));
         builder.ConfigureClient(client => client.Services.AddGranaryWireTypes());
         var cluster = builder.Build();
         await cluster.DeployAsync();

@@ -36,7 +36,7 @@ public sealed class LoopbackCluster : IAsyncDisposable
                 var builder = Host.CreateApplicationBuilder();
                 builder.Logging.ClearProviders();
                 builder.Services.AddGranaryWireTypes().AddGranaryShards(deviceSlots: 1);
-                builder.UseOrleans(silo => silo.UseLocalhostClustering(siloPort, gatewayPort, primary, clusterId, clusterId));
+                builder.UseOrleans(silo => silo.UseLocalhostClustering(siloPort, gatewayPort, primary, clusterId, clusterId).UseGranaryGrainDirectory());
                 var host = builder.Build();
                 silos.Add(host);
                 await host.StartAsync(cancellationToken);

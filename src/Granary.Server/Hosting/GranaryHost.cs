@@ -86,6 +86,7 @@ public static class GranaryHost
             cluster.ServiceId = options.ServiceId;
         });
         silo.AddActivityPropagation(); // a request's trace continues into the silo that hosts its router
+        silo.UseGranaryGrainDirectory();
         if (options.Redis is { } redis)
         {
             silo.UseRedisClustering(redisOptions => redisOptions.ConfigurationOptions = ConfigurationOptions.Parse(redis));

@@ -89,6 +89,7 @@ public sealed class GranaryClusterFixture : IAsyncLifetime
         public void Configure(ISiloBuilder silo)
         {
             string modelDirectory = silo.Configuration[ModelDirectoryKey] ?? throw new InvalidOperationException($"{ModelDirectoryKey} is not set");
+            silo.UseGranaryGrainDirectory();
             silo.Services.AddGranaryWireTypes();
             silo.Services.AddGranaryDeployments(ServedDeployments(modelDirectory));
         }
