@@ -38,6 +38,9 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     /// <summary>How often a router checks that the cluster still routes to it (see <see cref="StepDownIfDuplicateAsync"/>).</summary>
     static readonly TimeSpan DuplicateCheckPeriod = TimeSpan.FromSeconds(30);
 
+    /// <summary>What requests still reaching a router that stepped down for a duplicate are told (retryable).</summary>
+    const string ReplacedMessage = "this router was replaced by another activation of it; retry the request";
+
     ICausalLm? _model;
     DraftModel? _draft;          // a draft beside the engine (DraftPlacementMode.Local)
     GrainDrafter? _grainDrafter; // or one on a draft grain, per placement
@@ -154,8 +157,9 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
         var (oldLoop, oldModel, oldTiers) = (_loop, _model, _kvTiers);
         (_loop, _model, _shards, _kvTiers, _grainDrafter) = (null, null, [], null, null);
         _loaded = LoadUnlessDuplicateAsync(deployment);
-        // The old loop may be blocked in a step on the lost shard: stop it off the grain's turn, and only then
-        // unload the surviving old shards (a step still running would otherwise meet an emptied shard).
+        // The old loop may be blocked in a step on the lost shard: stop it off the grain's turn, then unload the old
+        // shards and draft. (The new placement may free and unload the surviving shards first, as it takes their
+        // slots; a step still running then meets an emptied shard and fails as retryable, like the stopped loop's.)
         var unloads = oldShards.Select(s => (Func<Task>)GrainFactory.GetGrain<IShardGrain>(s.Key).Unload)
             .Concat(oldDraft is null ? [] : [GrainFactory.GetGrain<IDraftGrain>(oldDraft.Report.Key).Unload]).ToList();
         _ = Task.Run(async () =>
@@ -186,7 +190,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
         {
             logger.LogWarning("Deployment {Name}: another activation of its router serves it now; this one steps down instead of placing it again", deployment.Name);
             DeactivateOnIdle();
-            throw new ObjectDisposedException(nameof(RouterGrain), "this router was replaced by another activation of it; retry the request");
+            throw new ObjectDisposedException(nameof(RouterGrain), ReplacedMessage);
         }
         await LoadAsync(deployment);
     }
@@ -198,7 +202,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     {
         if (!_loaded.IsCompleted || !await IsRoutedElsewhereAsync()) return;
         logger.LogWarning("Deployment {Name}: another activation of its router serves it now; this one steps down", this.GetPrimaryKeyString());
-        if (_loop is { } loop) await Task.Run(() => loop.Stop("this router was replaced by another activation of it; retry the request"), cancellationToken);
+        if (_loop is { } loop) await Task.Run(() => loop.Stop(ReplacedMessage), cancellationToken);
         DeactivateOnIdle();
     }
 
