@@ -16,7 +16,8 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
     readonly Device _modelDevice;
     readonly IKvBlockStore?[] _stores = new IKvBlockStore?[3];
     readonly Dictionary<long, object> _handles = []; // guarded by _gate: the background task writes it too
-    readonly Lock _gate = new();
+    readonly Lock _gate = new(); // held only to read or change _handles and _prefetched, never across a store's I/O
+    readonly Lock[] _storeLocks = [new(), new(), new()]; // one per tier: stores are not thread-safe
     readonly long[] _numBytes = new long[3];
     readonly Dictionary<long, long> _blockBytes = [];
     readonly Dictionary<long, Task> _pending = [];
@@ -47,15 +48,17 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
         _numBytes[(int)tier] += bytes;
         if (tier == KvTier.Device)
         {
-            using (kv)
-            lock (_gate) _handles[blockId] = StoreOf(tier).Store(kv);
+            StoreAndRecord(blockId, tier, kv);
             return;
         }
-        Enqueue(blockId, () =>
-        {
-            using (kv)
-            lock (_gate) _handles[blockId] = StoreOf(tier).Store(kv);
-        });
+        Enqueue(blockId, () => StoreAndRecord(blockId, tier, kv));
+    }
+
+    void StoreAndRecord(long blockId, KvTier tier, Tensor kv)
+    {
+        object handle;
+        using (kv) handle = StoreIn(tier, kv);
+        lock (_gate) _handles[blockId] = handle;
     }
 
     public void Restore(long blockId, KvTier tier, IKvCache cache)
@@ -67,9 +70,11 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
             pending.GetAwaiter().GetResult();
             WaitSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
         }
-        Tensor kv;
+        Tensor? kv;
+        object? handle = null;
         lock (_gate)
-            if (!_prefetched.Remove(blockId, out kv!)) kv = StoreOf(tier).Load(HandleOf(blockId), _modelDevice);
+            if (!_prefetched.Remove(blockId, out kv)) handle = HandleOf(blockId);
+        kv ??= LoadFrom(tier, handle!, _modelDevice);
         using (kv) cache.ImportPositions(kv);
     }
 
@@ -92,12 +97,15 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
     {
         ThrowIfFaulted();
         if (tier == KvTier.Device) return;
-        var store = StoreOf(tier);
+        StoreOf(tier); // the tier must be on
         Enqueue(blockId, () =>
         {
+            object? handle;
             lock (_gate)
-                if (_prefetched.Count < MaxPrefetchedBlocks && !_prefetched.ContainsKey(blockId) && _handles.TryGetValue(blockId, out var handle))
-                    _prefetched[blockId] = store.Load(handle, _modelDevice);
+                if (_prefetched.Count >= MaxPrefetchedBlocks || _prefetched.ContainsKey(blockId) || !_handles.TryGetValue(blockId, out handle)) return;
+            // Moves and frees of this block run on this same chain, and a restore waits for it: nothing changes the handle meanwhile.
+            var kv = LoadFrom(tier, handle, _modelDevice);
+            lock (_gate) _prefetched[blockId] = kv;
         });
     }
 
@@ -112,17 +120,19 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
         long bytes = _blockBytes[blockId];
         _numBytes[(int)from] -= bytes;
         _numBytes[(int)to] += bytes;
-        var (source, target) = (StoreOf(from), StoreOf(to));
+        StoreOf(from); // both tiers must be on
+        StoreOf(to);
         var device = to == KvTier.Device ? _modelDevice : CPU;
         Enqueue(blockId, () =>
         {
+            object handle;
             lock (_gate)
             {
                 DropPrefetched(blockId);
-                var handle = HandleOf(blockId);
-                using (var kv = source.Load(handle, device)) _handles[blockId] = target.Store(kv);
-                source.Free(handle);
+                handle = HandleOf(blockId);
             }
+            StoreAndRecord(blockId, to, LoadFrom(from, handle, device));
+            FreeIn(from, handle);
         });
     }
 
@@ -130,14 +140,16 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
     {
         ThrowIfFaulted();
         if (_blockBytes.Remove(blockId, out long bytes)) _numBytes[(int)tier] -= bytes;
-        var store = StoreOf(tier);
+        StoreOf(tier); // the tier must be on
         Enqueue(blockId, () =>
         {
+            object? handle;
             lock (_gate)
             {
                 DropPrefetched(blockId);
-                if (_handles.Remove(blockId, out var handle)) store.Free(handle);
+                if (!_handles.Remove(blockId, out handle)) return;
             }
+            FreeIn(tier, handle);
         });
         _pending.Remove(blockId); // nothing reads a freed block again
     }
@@ -176,6 +188,22 @@ public sealed class LocalKvBlockStorage : IKvBlockStorage
 
     object HandleOf(long blockId) =>
         _handles.TryGetValue(blockId, out var handle) ? handle : throw new InvalidOperationException($"KV block {blockId} is not stored");
+
+    // A store's own operations, one at a time per store: the caller's thread and the background chain both use them.
+    object StoreIn(KvTier tier, Tensor kv)
+    {
+        lock (_storeLocks[(int)tier]) return StoreOf(tier).Store(kv);
+    }
+
+    Tensor LoadFrom(KvTier tier, object handle, Device device)
+    {
+        lock (_storeLocks[(int)tier]) return StoreOf(tier).Load(handle, device);
+    }
+
+    void FreeIn(KvTier tier, object handle)
+    {
+        lock (_storeLocks[(int)tier]) StoreOf(tier).Free(handle);
+    }
 
     IKvBlockStore StoreOf(KvTier tier) => _stores[(int)tier] ?? throw new InvalidOperationException($"the {tier.Label()} tier is off");
 

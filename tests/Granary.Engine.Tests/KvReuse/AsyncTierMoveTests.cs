@@ -48,6 +48,9 @@ public sealed class AsyncTierMoveTests
         Assert.Equal(KvTier.Host, cache.Match("t", Tokens(0, 5), 4).Single().Tier);
         SpinWait.SpinUntil(() => Volatile.Read(ref host.NumStoreCalls) == 1, Hang);
         Assert.Equal(1, host.NumStoreCalls); // the copy has started and is stuck in the store
+        // With A's copy stuck in the host store, the next block still goes onto the device at once: a slow lower
+        // tier never holds up the caller's own saves (C pushes B down too; B's move waits behind A's).
+        await Task.Run(() => Keep(cache, "t", Tokens(20, 4))).WaitAsync(Hang);
 
         using var restored = Empty(8);
         var matched = cache.Match("t", Tokens(0, 5), 4);
