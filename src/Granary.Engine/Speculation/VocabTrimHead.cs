@@ -1,3 +1,4 @@
+using Granary.Model.Modeling;
 using Granary.Model.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -26,7 +27,7 @@ public sealed class VocabTrimHead : IDisposable
         VocabSize = vocab;
         _keptIds = tensor(KeptTokenIds.Select(id => (long)id).ToArray(), int64, draft.Device);
         using var noGrad = no_grad();
-        _weight = fullHead.index_select(0, _keptIds).contiguous(); // [N, D]
+        _weight = WeightLayout.AsProjectionWeight(fullHead.index_select(0, _keptIds)); // [N, D], stored transposed
     }
 
     /// <summary>Trimmed-head index i -> token id.</summary>

@@ -10,6 +10,8 @@ namespace Granary.Model.Modeling;
 /// Token embedding table <c>weight</c> [V, D]; also the LM head when embeddings are tied. A vocabulary part
 /// (<see cref="VocabPart"/>) holds rows [start, start + count) of the checkpoint's table: it embeds the ids
 /// in its range and gives zero rows for the others, so the parts' outputs sum to the whole table's.
+/// A table that is also the LM head (<c>tiedHead</c>) is stored like a projection weight (<see cref="WeightLayout"/>):
+/// the head's product is most of a small model's step, while a lookup reads only a few of its rows.
 /// </summary>
 public sealed class EmbeddingLayer : nn.Module<Tensor, Tensor>, ISlicedParameters
 {
@@ -17,21 +19,24 @@ public sealed class EmbeddingLayer : nn.Module<Tensor, Tensor>, ISlicedParameter
     readonly VocabRange? _part;
     readonly long _fullVocabSize;
 
-    public EmbeddingLayer(long vocabSize, long hiddenSize, ScalarType dtype, Device device) : this(vocabSize, hiddenSize, null, dtype, device)
+    public EmbeddingLayer(long vocabSize, long hiddenSize, ScalarType dtype, Device device, bool tiedHead = false)
+        : this(vocabSize, hiddenSize, null, dtype, device, tiedHead)
     {
     }
 
-    EmbeddingLayer(long vocabSize, long hiddenSize, VocabRange? part, ScalarType dtype, Device device) : base(nameof(EmbeddingLayer))
+    EmbeddingLayer(long vocabSize, long hiddenSize, VocabRange? part, ScalarType dtype, Device device, bool tiedHead) : base(nameof(EmbeddingLayer))
     {
         _part = part;
         _fullVocabSize = vocabSize;
-        _weight = new Parameter(empty([part?.Count ?? vocabSize, hiddenSize], dtype, device), requires_grad: false);
+        long rows = part?.Count ?? vocabSize;
+        _weight = new Parameter(tiedHead ? WeightLayout.NewProjectionWeight(rows, hiddenSize, dtype, device) : empty([rows, hiddenSize], dtype, device),
+            requires_grad: false);
         register_parameter("weight", _weight);
     }
 
     /// <summary>Rows <paramref name="part"/> of a table of <paramref name="vocabSize"/> rows.</summary>
-    public static EmbeddingLayer VocabPart(long vocabSize, long hiddenSize, VocabRange part, ScalarType dtype, Device device) =>
-        new(vocabSize, hiddenSize, part, dtype, device);
+    public static EmbeddingLayer VocabPart(long vocabSize, long hiddenSize, VocabRange part, ScalarType dtype, Device device, bool tiedHead = false) =>
+        new(vocabSize, hiddenSize, part, dtype, device, tiedHead);
 
     public Tensor Weight => _weight;
 

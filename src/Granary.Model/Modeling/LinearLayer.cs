@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Granary.Model.Modeling;
 
 /// <summary>
-/// y = x Wᵀ + b with HF parameter names (<c>weight</c> [out, in], <c>bias</c> [out]). Parameters start
+/// y = x Wᵀ + b with HF parameter names (<c>weight</c> [out, in], stored transposed (see <see cref="WeightLayout"/>), <c>bias</c> [out]). Parameters start
 /// uninitialized: they are filled from a checkpoint or by <see cref="WeightInitializer"/>, never twice.
 /// A column-parallel layer (<see cref="ColumnParallel"/>) holds output rows [start, start + count) of the
 /// checkpoint's weight and bias: its output is that slice of the full layer's output.
@@ -26,7 +26,7 @@ public sealed class LinearLayer : nn.Module<Tensor, Tensor>, ISlicedParameters
         : base(nameof(LinearLayer))
     {
         _outputSlice = outputSlice;
-        _weight = new Parameter(empty([outFeatures, inFeatures], dtype, device), requires_grad: false);
+        _weight = new Parameter(WeightLayout.NewProjectionWeight(outFeatures, inFeatures, dtype, device), requires_grad: false);
         register_parameter("weight", _weight);
         if (hasBias)
         {

@@ -46,12 +46,12 @@ public sealed class LlamaForCausalLM : nn.Module
         if (shard.Vocab is { } part)
         {
             // Vocabulary parallel: this shard's rows of the embedding, and of the LM head (the same rows when tied).
-            _embedTokens = EmbeddingLayer.VocabPart(config.VocabSize, config.HiddenSize, part, dtype, device);
+            _embedTokens = EmbeddingLayer.VocabPart(config.VocabSize, config.HiddenSize, part, dtype, device, config.TieWordEmbeddings);
             body.register_module("embed_tokens", _embedTokens);
         }
         else if (shard.HasEmbedding || (shard.HasLmHead && config.TieWordEmbeddings))
         {
-            _embedTokens = new EmbeddingLayer(config.VocabSize, config.HiddenSize, dtype, device);
+            _embedTokens = new EmbeddingLayer(config.VocabSize, config.HiddenSize, dtype, device, tiedHead: config.TieWordEmbeddings && shard.HasLmHead);
             body.register_module("embed_tokens", _embedTokens);
         }
         var layers = new ModuleContainer("layers");

@@ -24,7 +24,7 @@ public sealed class RowParallelLinear : nn.Module<Tensor, Tensor>, ISlicedParame
     {
         _group = group;
         _inputSlice = count == inFeatures ? null : (new WeightSlice(1, start, count), inFeatures);
-        _weight = new Parameter(empty([outFeatures, count], dtype, device), requires_grad: false);
+        _weight = new Parameter(WeightLayout.NewProjectionWeight(outFeatures, count, dtype, device), requires_grad: false);
         register_parameter("weight", _weight);
         if (hasBias)
         {

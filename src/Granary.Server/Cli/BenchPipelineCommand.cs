@@ -52,6 +52,7 @@ internal static class BenchPipelineCommand
 internal sealed record PipelineBenchReport(
     [property: JsonPropertyName("model")] string Model,
     [property: JsonPropertyName("threads")] int NumThreads,
+    [property: JsonPropertyName("blas")] string Blas,
     [property: JsonPropertyName("results")] IReadOnlyList<PipelineBenchRow> Results,
     [property: JsonPropertyName("pp2_ratio")] double? Pp2Ratio,
     [property: JsonPropertyName("target_pp2_ratio")] double TargetPp2Ratio)
@@ -68,12 +69,13 @@ internal sealed record PipelineBenchReport(
     {
         var rows = runs.Select(PipelineBenchRow.From).ToList();
         double? pp2 = rows.FirstOrDefault(r => r.Plan == "pp=2" && r.MicroBatches.StartsWith("measured", StringComparison.Ordinal))?.RatioToNone;
-        return new PipelineBenchReport(model, TorchSharp.torch.get_num_threads(), rows, pp2, TargetRatio);
+        return new PipelineBenchReport(model, TorchSharp.torch.get_num_threads(), Granary.Model.Runtime.TorchRuntime.MklStatus, rows, pp2, TargetRatio);
     }
 
     public void WriteTable(TextWriter output)
     {
         output.WriteLine($"model {Model}, {NumThreads} intra-op thread(s) per shard, silos on loopback in this process; medians over rounds, x none per round");
+        output.WriteLine($"BLAS: {Blas}");
         output.WriteLine("plan          micro-batches   batch  tokens/s  step ms  x none  forward ms  hop ms  stage bytes/token  all-reduce bytes/token");
         foreach (var row in Results)
             output.WriteLine($"{row.Plan,-12}  {row.MicroBatches,-14}  {row.BatchSize,5}  {row.TokensPerSecond,8:F1}  {row.StepMs,7:F2}  {row.RatioToNone,6:F2}  {row.MeanForwardMs,10:F2}  " +

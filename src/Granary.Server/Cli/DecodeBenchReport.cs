@@ -12,6 +12,7 @@ internal sealed record DecodeBenchReport(
     [property: JsonPropertyName("weight_bytes")] long NumWeightBytes,
     [property: JsonPropertyName("dtype")] string DType,
     [property: JsonPropertyName("threads")] int NumThreads,
+    [property: JsonPropertyName("blas")] string Blas,
     [property: JsonPropertyName("memory_bandwidth_gb_per_s")] double MemoryBandwidthGBps,
     [property: JsonPropertyName("results")] IReadOnlyList<DecodeBenchRow> Results,
     [property: JsonPropertyName("roofline_ratio")] double RooflineRatio,
@@ -30,7 +31,7 @@ internal sealed record DecodeBenchReport(
         double roofline = weightBytes / smallest.SecondsPerStep / bandwidth;
         return new DecodeBenchReport(
             name, model.Network.parameters().Sum(p => p.NumberOfElements), weightBytes, model.DType.ToString(),
-            TorchSharp.torch.get_num_threads(), Math.Round(bandwidth / 1e9, 2),
+            TorchSharp.torch.get_num_threads(), Granary.Model.Runtime.TorchRuntime.MklStatus, Math.Round(bandwidth / 1e9, 2),
             rows.Select(r => new DecodeBenchRow(r.BatchSize, Math.Round(r.TokensPerSecond, 2), Math.Round(r.SecondsPerStep * 1000, 2))).ToList(),
             Math.Round(roofline, 3),
             rows.Count > 1 ? Math.Round(largest.TokensPerSecond / smallest.TokensPerSecond, 2) : null);
@@ -39,6 +40,7 @@ internal sealed record DecodeBenchReport(
     public void WriteTable(TextWriter output)
     {
         output.WriteLine($"model {Model}: {NumParameters / 1e6:F1}M parameters, {NumWeightBytes / 1e6:F0} MB {DType}, {NumThreads} threads");
+        output.WriteLine($"BLAS: {Blas}");
         output.WriteLine($"memory bandwidth (copy): {MemoryBandwidthGBps:F2} GB/s");
         output.WriteLine("batch  tokens/s  ms/step");
         foreach (var row in Results) output.WriteLine($"{row.BatchSize,5}  {row.TokensPerSecond,8:F1}  {row.StepMs,7:F1}");

@@ -10,6 +10,7 @@ internal sealed record ServeBenchReport(
     [property: JsonPropertyName("served_model")] string ServedModel,
     [property: JsonPropertyName("client")] string Client,
     [property: JsonPropertyName("threads")] int NumThreads,
+    [property: JsonPropertyName("blas")] string Blas,
     [property: JsonPropertyName("max_tokens")] int MaxTokens,
     [property: JsonPropertyName("requests_per_client")] int RequestsPerClient,
     [property: JsonPropertyName("repeats")] int Repeats,
@@ -31,12 +32,13 @@ internal sealed record ServeBenchReport(
         var fewest = runs.MinBy(r => r.NumClients)!;
         var most = runs.MaxBy(r => r.NumClients)!;
         double? ratio = runs.Count > 1 && fewest.TokensPerSecond > 0 ? Math.Round(most.TokensPerSecond / fewest.TokensPerSecond, 2) : null;
-        return new ServeBenchReport(model, servedModel, client, TorchSharp.torch.get_num_threads(), maxTokens, requestsPerClient, repeats, rows, ratio, TargetThroughputRatio);
+        return new ServeBenchReport(model, servedModel, client, TorchSharp.torch.get_num_threads(), Granary.Model.Runtime.TorchRuntime.MklStatus, maxTokens, requestsPerClient, repeats, rows, ratio, TargetThroughputRatio);
     }
 
     public void WriteTable(TextWriter output)
     {
         output.WriteLine($"model {Model} (served as {ServedModel}) through {Client}, {NumThreads} threads");
+        output.WriteLine($"BLAS: {Blas}");
         output.WriteLine($"each client: {RequestsPerClient} streaming request(s) in a row, greedy, EOS ignored, {MaxTokens} tokens each; median of {Repeats} turn(s) per count");
         output.WriteLine("clients  requests  tokens  seconds  tokens/s  ttft p50  ttft p99  itl p50  itl p99  (ms)");
         foreach (var row in Results)

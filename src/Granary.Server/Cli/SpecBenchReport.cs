@@ -15,6 +15,7 @@ internal sealed record SpecBenchReport(
     [property: JsonPropertyName("max_tokens")] int MaxTokens,
     [property: JsonPropertyName("repeats")] int Repeats,
     [property: JsonPropertyName("threads")] int NumThreads,
+    [property: JsonPropertyName("blas")] string Blas,
     [property: JsonPropertyName("results")] IReadOnlyList<SpecBenchRow> Results,
     [property: JsonPropertyName("speedups")] IReadOnlyList<SpecBenchSpeedup> Speedups)
 {
@@ -38,12 +39,13 @@ internal sealed record SpecBenchReport(
                     other.TokensPerCpuSecond is { } o1 && plain.TokensPerCpuSecond is { } p1 ? Math.Round(o1 / p1, 3) : null,
                     plain.PeakResidentBytes is { } p && other.PeakResidentBytes is { } o ? Math.Round((double)o / p, 3) : null,
                     Math.Round((double)other.AccountedPeakBytes / plain.AccountedPeakBytes, 3)));
-        return new SpecBenchReport(target, draft, k, adaptive, draftVocab, coverage, maxTokens, repeats, TorchSharp.torch.get_num_threads(), rows, speedups);
+        return new SpecBenchReport(target, draft, k, adaptive, draftVocab, coverage, maxTokens, repeats, TorchSharp.torch.get_num_threads(), Granary.Model.Runtime.TorchRuntime.MklStatus, rows, speedups);
     }
 
     public void WriteTable(TextWriter output)
     {
         output.WriteLine($"target {Target}, draft {Draft}, k <= {Speculate}{(Adaptive ? " (adaptive)" : "")}, VocabTrim {DraftVocab} tokens, {MaxTokens} tokens/request, median of {Repeats}");
+        output.WriteLine($"BLAS: {Blas}");
         output.WriteLine("config                  batch  tokens/s  tokens/cpu_s  accept  mean_len  cap  peak_rss_MB  accounted_MB");
         foreach (var r in Results)
             output.WriteLine($"{r.Config,-22} {r.BatchSize,6} {r.TokensPerSecond,9:F1} {Format(r.TokensPerCpuSecond, "F1"),13} {Format(r.AcceptanceRate, "F3"),7} {Format(r.MeanAcceptedLength, "F2"),9} {(r.LearnedCap?.ToString() ?? "-"),4} {Format(r.PeakResidentBytes / 1e6, "F1"),12} {r.AccountedPeakBytes / 1e6,13:F1}");
