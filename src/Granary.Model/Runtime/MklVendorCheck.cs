@@ -167,12 +167,14 @@ internal static unsafe partial class MklVendorCheck
         return name[expected.Length] == 0;
     }
 
-    // A slot in the RELRO range is read-only once the loader is done: open its page for the write, then close it again.
+    // The loader makes the whole pages of the RELRO range read-only once it is done (glibc: from the page of its
+    // start to the page its end falls in, exclusive; that last, partial page stays writable). A slot on such a
+    // page has it opened for the write and closed again; any other slot is written as is.
     static bool WriteSlot(LibrarySearch library, nint* slot, nint replacement)
     {
-        bool readOnly = (nuint)slot >= library.RelroStart && (nuint)slot < library.RelroEnd;
         nuint pageSize = (nuint)Environment.SystemPageSize;
         nuint page = (nuint)slot & ~(pageSize - 1);
+        bool readOnly = page >= (library.RelroStart & ~(pageSize - 1)) && page < (library.RelroEnd & ~(pageSize - 1));
         if (readOnly && mprotect((void*)page, pageSize, ProtRead | ProtWrite) != 0) return false;
         *slot = replacement;
         if (readOnly) _ = mprotect((void*)page, pageSize, ProtRead);
