@@ -61,8 +61,8 @@ internal static class ServeCommand
             var app = GranaryHost.Build(overrides);
             var options = app.Services.GetRequiredService<GranaryServerOptions>();
             app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("granary")
-                .LogInformation("Granary serving at {Urls} (gRPC {GrpcUrls}); clustering: {Clustering}", options.Urls, options.GrpcUrls,
-                    options.Redis is null ? "localhost" : $"redis {options.Redis}"));
+                .LogInformation("Granary serving at {Urls} (gRPC {GrpcUrls}); clustering: {Clustering}; BLAS: {Blas}", options.Urls, options.GrpcUrls,
+                    options.Redis is null ? "localhost" : $"redis {options.Redis}", Granary.Model.Runtime.TorchRuntime.MklStatus));
             app.Run();
             return GranaryCli.ExitOk;
         });
