@@ -29,14 +29,27 @@ public sealed class ShardLeases : IDisposable
     /// </summary>
     public Task<string> Lost => _lost.Task;
 
+    // A timer callback: nothing may escape it (an exception here ends the process). A call can throw before it
+    // returns a task when the grain client is already shut down (a silo or test host stopping): that shutdown
+    // ends the deployment too, so it is not a lost shard.
     void Renew()
     {
         foreach (var shard in _shards)
         {
-            // A shard that cannot be reached fails the next step, which reports it; one that lost its weights is reported here.
-            shard.RenewLease(_lease).ContinueWith(renewal =>
+            if (Volatile.Read(ref _disposed) == 1) return;
+            Task renewal;
+            try
             {
-                if (renewal.Exception?.InnerException is ShardUnavailableException lost) _lost.TrySetResult(lost.Message);
+                renewal = shard.RenewLease(_lease);
+            }
+            catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+            // A shard that cannot be reached fails the next step, which reports it; one that lost its weights is reported here.
+            renewal.ContinueWith(r =>
+            {
+                if (r.Exception?.InnerException is ShardUnavailableException lost) _lost.TrySetResult(lost.Message);
             }, TaskContinuationOptions.OnlyOnFaulted);
         }
     }
@@ -47,8 +60,18 @@ public sealed class ShardLeases : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _timer.Dispose();
         _lost.TrySetCanceled();
-        foreach (var shard in _shards) Observe(shard.Unload());
+        foreach (var shard in _shards) Observe(shard.Unload);
     }
 
-    static void Observe(Task call) => call.ContinueWith(c => c.Exception, TaskContinuationOptions.OnlyOnFaulted);
+    // Best effort: a shard that is gone, or a client already shut down, has nothing left to unload.
+    static void Observe(Func<Task> call)
+    {
+        try
+        {
+            call().ContinueWith(c => c.Exception, TaskContinuationOptions.OnlyOnFaulted);
+        }
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException)
+        {
+        }
+    }
 }
