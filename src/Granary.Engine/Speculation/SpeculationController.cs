@@ -6,9 +6,9 @@ namespace Granary.Engine.Speculation;
 /// the target's step grows with every position, and plain decoding wins. Batch sizes fall in power-of-two
 /// buckets; each bucket keeps, per cap, tokens and seconds summed with exponential decay (a ratio of sums:
 /// one step's tokens/s is too noisy, acceptance alone makes it vary 1..k + 1-fold) and hill-climbs: now and
-/// then it runs a few steps at a neighbouring cap, and it moves when that neighbour measured faster. Cap 0
-/// is plain decoding, so a bucket where speculation does not pay settles there. Exploring costs the steps
-/// spent at a worse cap, so each exploration that does not lead to a move doubles the wait before the next
+/// then it runs a few steps at a neighbouring cap (and every <see cref="PlainProbeEvery"/>th time at cap 0), and
+/// it moves when that cap measured faster. Cap 0 is plain decoding, so a bucket where speculation does not pay
+/// settles there. Exploring costs the steps spent at a worse cap, so each exploration that does not lead to a move doubles the wait before the next
 /// one (from <see cref="ExplorePeriod"/> up to <see cref="MaxExplorePeriod"/> steps); a move resets it. A cap above the k any sequence's acceptance asks for behaves exactly
 /// like that k, so the bucket drops to it (<see cref="OnPlanned"/>): exploring then probes caps that change
 /// something, and a bucket where speculation does not pay walks down to plain decoding instead of stalling on
@@ -21,6 +21,13 @@ public sealed class SpeculationController(int maxK, bool isAdaptive)
 
     /// <summary>Consecutive steps one exploration runs at the neighbouring cap.</summary>
     public const int ExploreSteps = 3;
+
+    /// <summary>
+    /// Every this many explorations from a cap of 2 or more probe plain decoding (cap 0) instead of a neighbour.
+    /// Neighbouring caps can each differ by less than the noise margin while plain decoding is clearly faster
+    /// (a large batch, where every speculative position costs): one step at a time, the cap would never get there.
+    /// </summary>
+    public const int PlainProbeEvery = 3;
 
     const double Decay = 0.85;      // per observation of a cap: about the last 7 observations count
     const double MinGain = 1.03;    // a neighbour must be this much faster to move (CPU timings are noisy)
@@ -43,10 +50,18 @@ public sealed class SpeculationController(int maxK, bool isAdaptive)
         if (bucket.ExploringCap is { } exploring) return exploring;
         if (++bucket.NumStepsSinceExploring < bucket.ExplorePeriod) return bucket.Current;
         bucket.NumStepsSinceExploring = 0;
-        bucket.ExploreUp = !bucket.ExploreUp;
-        int neighbour = bucket.Current + (bucket.ExploreUp ? 1 : -1);
-        if (neighbour < 0 || neighbour > MaxK) neighbour = bucket.Current + (bucket.ExploreUp ? -1 : 1);
-        neighbour = Math.Clamp(neighbour, 0, MaxK);
+        int neighbour;
+        if (bucket.Current >= 2 && ++bucket.NumExplorations % PlainProbeEvery == 0)
+        {
+            neighbour = 0; // plain decoding itself, the pace speculation has to beat
+        }
+        else
+        {
+            bucket.ExploreUp = !bucket.ExploreUp;
+            neighbour = bucket.Current + (bucket.ExploreUp ? 1 : -1);
+            if (neighbour < 0 || neighbour > MaxK) neighbour = bucket.Current + (bucket.ExploreUp ? -1 : 1);
+            neighbour = Math.Clamp(neighbour, 0, MaxK);
+        }
         if (neighbour == bucket.Current) return bucket.Current;
         bucket.ExploringCap = neighbour;
         bucket.NumExploreStepsLeft = ExploreSteps;
@@ -121,6 +136,7 @@ public sealed class SpeculationController(int maxK, bool isAdaptive)
         public int NumExploreStepsLeft;
         public int NumStepsSinceExploring;
         public int ExplorePeriod = SpeculationController.ExplorePeriod;
+        public int NumExplorations;
         public bool ExploreUp = true;
         public Measured[] Caps { get; } = Enumerable.Range(0, maxK + 1).Select(_ => new Measured()).ToArray();
     }

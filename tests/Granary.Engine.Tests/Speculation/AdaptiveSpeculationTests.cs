@@ -47,6 +47,20 @@ public sealed class AdaptiveSpeculationTests
     }
 
     [Fact]
+    public void Plain_decoding_is_found_even_when_each_neighbouring_cap_is_within_the_noise_margin()
+    {
+        // Each cap below is only 2% faster than the one above it (less than the 3% a move needs), yet plain
+        // decoding beats k = 4 by 8%: a large batch, where every speculative position costs a little.
+        var controller = new SpeculationController(4, isAdaptive: true);
+        for (int i = 0; i < 200; i++)
+        {
+            int cap = controller.CapFor(16);
+            controller.Observe(16, cap, numTokens: 1000 - 20 * cap, seconds: 1);
+        }
+        Assert.Equal(0, controller.CurrentCap(16));
+    }
+
+    [Fact]
     public void Where_speculation_pays_the_cap_settles_at_the_fastest_k()
     {
         Assert.Equal(4, Run(batchSize: 1, best: 4, steps: 60).CurrentCap(1));
