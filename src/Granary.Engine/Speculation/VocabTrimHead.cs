@@ -27,7 +27,8 @@ public sealed class VocabTrimHead : IDisposable
         VocabSize = vocab;
         _keptIds = tensor(KeptTokenIds.Select(id => (long)id).ToArray(), int64, draft.Device);
         using var noGrad = no_grad();
-        _weight = WeightLayout.AsProjectionWeight(fullHead.index_select(0, _keptIds)); // [N, D], stored transposed
+        using var keptRows = fullHead.index_select(0, _keptIds); // [N, D]
+        _weight = WeightLayout.AsProjectionWeight(keptRows);
     }
 
     /// <summary>Trimmed-head index i -> token id.</summary>

@@ -30,8 +30,8 @@ public sealed class ShardLeases : IDisposable
     public Task<string> Lost => _lost.Task;
 
     // A timer callback: nothing may escape it (an exception here ends the process). A call can throw before it
-    // returns a task when the grain client is already shut down (a silo or test host stopping): that shutdown
-    // ends the deployment too, so it is not a lost shard.
+    // returns a task, e.g. when the grain client is already shut down (a silo or host stopping); each shard is
+    // tried on its own, and one that cannot be reached fails the next step, which reports it.
     void Renew()
     {
         foreach (var shard in _shards)
@@ -42,11 +42,11 @@ public sealed class ShardLeases : IDisposable
             {
                 renewal = shard.RenewLease(_lease);
             }
-            catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException)
+            catch (Exception)
             {
-                return;
+                continue;
             }
-            // A shard that cannot be reached fails the next step, which reports it; one that lost its weights is reported here.
+            // One that lost its weights is reported here.
             renewal.ContinueWith(r =>
             {
                 if (r.Exception?.InnerException is ShardUnavailableException lost) _lost.TrySetResult(lost.Message);
@@ -70,7 +70,7 @@ public sealed class ShardLeases : IDisposable
         {
             call().ContinueWith(c => c.Exception, TaskContinuationOptions.OnlyOnFaulted);
         }
-        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException)
+        catch (Exception)
         {
         }
     }

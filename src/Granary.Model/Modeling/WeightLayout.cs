@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Granary.Model.Modeling;
@@ -13,10 +14,23 @@ namespace Granary.Model.Modeling;
 /// </summary>
 public static class WeightLayout
 {
-    /// <summary>An uninitialized [<paramref name="outFeatures"/>, <paramref name="inFeatures"/>] weight stored transposed.</summary>
-    public static Tensor NewProjectionWeight(long outFeatures, long inFeatures, ScalarType dtype, Device device) =>
-        empty([inFeatures, outFeatures], dtype, device).t();
+    /// <summary>
+    /// An uninitialized [<paramref name="outFeatures"/>, <paramref name="inFeatures"/>] weight, stored transposed on
+    /// the CPU. GPU BLAS reads either layout at full speed, so elsewhere it stays the plain row-major tensor.
+    /// </summary>
+    public static Tensor NewProjectionWeight(long outFeatures, long inFeatures, ScalarType dtype, Device device)
+    {
+        if (device.type != DeviceType.CPU) return empty([outFeatures, inFeatures], dtype, device);
+        using var storage = empty([inFeatures, outFeatures], dtype, device);
+        return storage.t(); // the view keeps the storage
+    }
 
-    /// <summary><paramref name="weight"/> [out, in] as a projection weight: the same values, stored transposed.</summary>
-    public static Tensor AsProjectionWeight(Tensor weight) => weight.t().contiguous().t();
+    /// <summary><paramref name="weight"/> [out, in] as a projection weight: the same values, stored transposed on the CPU.</summary>
+    public static Tensor AsProjectionWeight(Tensor weight)
+    {
+        if (weight.device.type != DeviceType.CPU) return weight.contiguous();
+        using var transposed = weight.t();
+        using var storage = transposed.contiguous();
+        return storage.t();
+    }
 }

@@ -15,7 +15,7 @@ namespace Granary.Model.Runtime;
 /// </para>
 /// <para>
 /// libtorch calls the function through its procedure linkage table, so this rewrites that one GOT slot of
-/// <c>libtorch_cpu.so</c> in this process to a function that returns 1, before the first BLAS call. It finds
+/// <c>libtorch_cpu.so</c> in this process to a two-instruction native stub that returns 1, before the first BLAS call. It finds
 /// the slot through the library's own dynamic section (<c>dl_iterate_phdr</c>); if anything is not as
 /// expected (another libc, a libtorch without the symbol, a static MKL) it changes nothing and says why in
 /// <see cref="Status"/>. Results stay within rounding of the generic kernels' (different summation order).
@@ -37,7 +37,11 @@ internal static unsafe partial class MklVendorCheck
             Status = $"not overridden: {whyNot}";
             return false;
         }
-        nint replacement = (nint)(delegate* unmanaged[Cdecl]<int>)&ClaimIntelCpu;
+        if (ReturnOneStub() is not { } replacement)
+        {
+            Status = "not overridden: no executable page for the stub (the system forbids it)";
+            return false;
+        }
         int patched = 0;
         foreach (nint slot in FindSlots(library))
             if (WriteSlot(library, (nint*)slot, replacement)) patched++;
@@ -82,8 +86,23 @@ internal static unsafe partial class MklVendorCheck
         return search.Dynamic == null ? null : search;
     }
 
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    static int ClaimIntelCpu() => 1;
+    // The replacement: native code, not a managed callback, since MKL asks on every BLAS call and from its own
+    // OpenMP threads (a managed callback would attach them to the runtime and stall them in every GC pause).
+    // One page, mapped for the lifetime of the process: `mov eax, 1; ret`.
+    static nint? ReturnOneStub()
+    {
+        ReadOnlySpan<byte> code = [0xB8, 0x01, 0x00, 0x00, 0x00, 0xC3];
+        nuint pageSize = (nuint)Environment.SystemPageSize;
+        void* page = mmap(null, pageSize, ProtRead | ProtWrite, MapPrivate | MapAnonymous, -1, 0);
+        if (page == MapFailed) return null;
+        code.CopyTo(new Span<byte>(page, code.Length));
+        if (mprotect(page, pageSize, ProtRead | ProtExec) != 0)
+        {
+            _ = munmap(page, pageSize);
+            return null;
+        }
+        return (nint)page;
+    }
 
     struct LibrarySearch
     {
@@ -99,9 +118,8 @@ internal static unsafe partial class MklVendorCheck
     static int VisitLibrary(DlPhdrInfo* info, nuint size, void* state)
     {
         var search = (LibrarySearch*)state;
-        if (info->Name == null) return 0;
-        string? name = Marshal.PtrToStringUTF8((nint)info->Name);
-        if (name is null || !name.EndsWith("/" + Library, StringComparison.Ordinal)) return 0;
+        // Runs under the loader's lock: compare bytes in place, allocate nothing.
+        if (info->Name == null || !EndsWithLibraryName(info->Name)) return 0;
         search->PathUtf8 = (nint)info->Name;
         search->Base = info->Address;
         for (int i = 0; i < info->NumHeaders; i++)
@@ -160,6 +178,17 @@ internal static unsafe partial class MklVendorCheck
         }
     }
 
+    static bool EndsWithLibraryName(byte* path)
+    {
+        const string suffix = "/" + Library;
+        int length = 0;
+        while (path[length] != 0) length++;
+        if (length < suffix.Length) return false;
+        for (int i = 0; i < suffix.Length; i++)
+            if (path[length - suffix.Length + i] != (byte)suffix[i]) return false;
+        return true;
+    }
+
     static bool NameIs(byte* name, string expected)
     {
         for (int i = 0; i < expected.Length; i++)
@@ -184,7 +213,8 @@ internal static unsafe partial class MklVendorCheck
     const uint PtDynamic = 2, PtGnuRelro = 0x6474e552;
     const long DtNull = 0, DtPltrelsz = 2, DtStrtab = 5, DtSymtab = 6, DtRela = 7, DtRelasz = 8, DtJmprel = 23;
     const uint RX8664GlobDat = 6, RX8664JumpSlot = 7;
-    const int ProtRead = 1, ProtWrite = 2;
+    const int ProtRead = 1, ProtWrite = 2, ProtExec = 4, MapPrivate = 0x02, MapAnonymous = 0x20;
+    static readonly void* MapFailed = (void*)-1;
 
     [StructLayout(LayoutKind.Sequential)]
     struct DlPhdrInfo
@@ -230,4 +260,10 @@ internal static unsafe partial class MklVendorCheck
 
     [LibraryImport("libc.so.6")]
     private static partial int mprotect(void* address, nuint length, int protection);
+
+    [LibraryImport("libc.so.6")]
+    private static partial void* mmap(void* address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [LibraryImport("libc.so.6")]
+    private static partial int munmap(void* address, nuint length);
 }
