@@ -70,7 +70,7 @@ public static class ModelLoader
             using (var weights = slices.TryGetValue(name, out var s)
                        ? checkpoint.ReadSlice(name, s.Slice.Dim, s.Slice.Start, s.Slice.Length, parameter.dtype, parameter.device)
                        : checkpoint.Read(name, parameter.dtype, parameter.device))
-                parameter.copy_(weights);
+                WeightLayout.CopyInto(parameter, weights);
             loadedBytes += parameter.NumberOfElements * parameter.ElementSize;
             progress?.Report(new LoadProgress(i + 1, parameters.Count, loadedBytes, totalBytes));
         }

@@ -37,6 +37,18 @@ public class WeightLayoutTests
         }
     }
 
+    [Theory]
+    [InlineData(5, 7)]     // fewer rows than a block
+    [InlineData(37, 19)]   // blocks and a remainder
+    public void Copying_a_checkpoint_matrix_into_a_transposed_weight_keeps_every_value(int outFeatures, int inFeatures)
+    {
+        using var layer = new LinearLayer(inFeatures, outFeatures, hasBias: false, float32, CPU);
+        using var values = arange(outFeatures * inFeatures, float32).view(outFeatures, inFeatures);
+        using (no_grad()) WeightLayout.CopyInto(layer.Weight, values);
+        using var contiguous = layer.Weight.contiguous();
+        Assert.Equal(values.data<float>().ToArray(), contiguous.data<float>().ToArray());
+    }
+
     [Fact]
     public void A_tied_embedding_is_stored_for_the_head_and_still_looks_up_rows()
     {
