@@ -167,17 +167,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             oldLoop?.Stop($"{reason}; the deployment is being placed again, retry the request");
             oldTiers?.Dispose();
             oldModel?.Dispose();
-            foreach (var unload in unloads)
-            {
-                try
-                {
-                    await unload();
-                }
-                catch (Exception)
-                {
-                    // The lost silo's shards (or draft) are gone already.
-                }
-            }
+            foreach (var unload in unloads) await QuietCalls.RunAsync(unload); // the lost silo's shards (or draft) are gone already
         });
     }
 

@@ -60,18 +60,6 @@ public sealed class ShardLeases : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _timer.Dispose();
         _lost.TrySetCanceled();
-        foreach (var shard in _shards) Observe(shard.Unload);
-    }
-
-    // Best effort: a shard that is gone, or a client already shut down, has nothing left to unload.
-    static void Observe(Func<Task> call)
-    {
-        try
-        {
-            call().ContinueWith(c => c.Exception, TaskContinuationOptions.OnlyOnFaulted);
-        }
-        catch (Exception)
-        {
-        }
+        foreach (var shard in _shards) _ = QuietCalls.RunAsync(shard.Unload);
     }
 }

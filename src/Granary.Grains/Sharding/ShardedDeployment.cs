@@ -139,19 +139,7 @@ public static class ShardedDeployment
                 return Array.Empty<string>(); // a silo leaving as we ask: its slots go with it
             }
         }));
-        foreach (string key in stale.SelectMany(k => k)) _ = UnloadQuietlyAsync(grains.GetGrain<IShardGrain>(key));
-    }
-
-    static async Task UnloadQuietlyAsync(IShardGrain shard)
-    {
-        try
-        {
-            await shard.Unload();
-        }
-        catch (Exception)
-        {
-            // Gone with its silo already, or unloaded: nothing left to free.
-        }
+        foreach (string key in stale.SelectMany(k => k)) _ = QuietCalls.RunAsync(grains.GetGrain<IShardGrain>(key).Unload);
     }
 
     static ISiloDevicesGrain Devices(IGrainFactory grains, SiloAddress silo) => grains.GetGrain<ISiloDevicesGrain>(ShardKey.ForSilo(silo));
