@@ -8,8 +8,8 @@ namespace Granary.Engine.Speculation;
 /// one step's tokens/s is too noisy, acceptance alone makes it vary 1..k + 1-fold) and hill-climbs: now and
 /// then it runs a few steps at a neighbouring cap (and every <see cref="PlainProbeEvery"/>th time at cap 0), and
 /// it moves when that cap measured faster. Cap 0 is plain decoding, so a bucket where speculation does not pay
-/// settles there. Exploring costs the steps spent at a worse cap, so each exploration that does not lead to a move doubles the wait before the next
-/// one (from <see cref="ExplorePeriod"/> up to <see cref="MaxExplorePeriod"/> steps); a move resets it. A cap above the k any sequence's acceptance asks for behaves exactly
+/// settles there. Exploring costs the steps spent at a worse cap, so each exploration that does not lead to a
+/// move doubles the wait before the next one (from <see cref="ExplorePeriod"/> up to <see cref="MaxExplorePeriod"/> steps); a move resets it. A cap above the k any sequence's acceptance asks for behaves exactly
 /// like that k, so the bucket drops to it (<see cref="OnPlanned"/>): exploring then probes caps that change
 /// something, and a bucket where speculation does not pay walks down to plain decoding instead of stalling on
 /// a plateau of equivalent caps. Not thread-safe: the engine's thread plans and observes.

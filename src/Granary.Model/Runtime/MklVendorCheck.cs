@@ -37,15 +37,21 @@ internal static unsafe partial class MklVendorCheck
             Status = $"not overridden: {whyNot}";
             return false;
         }
+        var slots = FindSlots(library);
+        if (slots.Count == 0)
+        {
+            Status = $"not overridden: {Library} does not import {Symbol}";
+            return false;
+        }
         if (ReturnOneStub() is not { } replacement)
         {
             Status = "not overridden: no executable page for the stub (the system forbids it)";
             return false;
         }
         int patched = 0;
-        foreach (nint slot in FindSlots(library))
+        foreach (nint slot in slots)
             if (WriteSlot(library, (nint*)slot, replacement)) patched++;
-        Status = patched > 0 ? $"MKL tuned kernels enabled on this AMD CPU ({patched} call site(s) of {Symbol})" : $"not overridden: {Library} does not import {Symbol}";
+        Status = patched > 0 ? $"MKL tuned kernels enabled on this AMD CPU ({patched} call site(s) of {Symbol})" : $"not overridden: {Library}'s GOT page could not be opened for writing";
         return patched > 0;
     }
 
