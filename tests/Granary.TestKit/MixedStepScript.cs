@@ -12,7 +12,8 @@ public static class MixedStepScript
 {
     public sealed record Result(IReadOnlyList<int> Tokens, IReadOnlyList<Tensor> Logits);
 
-    public static Result Run(ICausalLm model, int decodeSteps = 6)
+    /// <param name="beforeEachStep">Runs before every step (e.g. a barrier, so that threads running the script step at once).</param>
+    public static Result Run(ICausalLm model, int decodeSteps = 6, Action? beforeEachStep = null)
     {
         var tokens = new List<int>();
         var logits = new List<Tensor>();
@@ -22,11 +23,13 @@ public static class MixedStepScript
         var last = new int[prompts.Length];
         try
         {
+            beforeEachStep?.Invoke();
             Record(model.Step([new StepInput(caches[0], prompts[0]), new StepInput(caches[1], prompts[1])]), [0, 1]);
             for (int step = 0; step < decodeSteps; step++)
             {
                 var inputs = new List<StepInput> { new(caches[0], [last[0]]), new(caches[1], [last[1]]) };
                 if (step >= 2) inputs.Add(new StepInput(caches[2], step == 2 ? prompts[2] : [last[2]]));
+                beforeEachStep?.Invoke();
                 Record(model.Step(inputs), step >= 2 ? [0, 1, 2] : [0, 1]);
             }
             return new Result(tokens, logits);

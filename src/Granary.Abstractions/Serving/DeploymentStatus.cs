@@ -21,6 +21,9 @@ public sealed record DeploymentStatus
 
     public long KvTokenBudget { get; init; }
 
+    /// <summary>Serving lanes (engines of their own over the same shards, whose steps overlap in the pipeline's stages); 1 for most deployments.</summary>
+    public int NumServingLanes { get; init; } = 1;
+
     /// <summary>Whether the deployment decodes speculatively (a draft model is loaded beside the target).</summary>
     public bool IsSpeculative { get; init; }
 

@@ -39,6 +39,53 @@ public static class DecodeBenchmark
         }
     }
 
+    /// <summary>
+    /// <see cref="Measure"/> with the batch split over <paramref name="numLanes"/> threads that step the model at
+    /// once, each its own share of the sequences (a router's pipeline lanes); the timed steps of all lanes start
+    /// together, and the throughput counts every lane's tokens over the time until the last lane is done.
+    /// </summary>
+    public static DecodeMeasurement MeasureLanes(ICausalLm model, int numLanes, int batchSize, int promptTokens = 32, int numSteps = 24, int numWarmupSteps = 3,
+        Action? beforeTimedSteps = null)
+    {
+        if (numLanes <= 1) return Measure(model, batchSize, promptTokens, numSteps, numWarmupSteps, beforeTimedSteps);
+        if (numLanes > batchSize) throw new ArgumentOutOfRangeException(nameof(numLanes), $"{numLanes} lanes need at least as many sequences (batch {batchSize})");
+        using var ready = new Barrier(numLanes, _ => beforeTimedSteps?.Invoke());
+        var elapsed = new double[numLanes];
+        var failures = new Exception?[numLanes];
+        var started = 0L;
+        var threads = Enumerable.Range(0, numLanes).Select(lane => new Thread(() =>
+        {
+            int laneBatch = batchSize / numLanes + (lane < batchSize % numLanes ? 1 : 0);
+            var random = new Random(batchSize * 31 + lane);
+            var caches = Enumerable.Range(0, laneBatch).Select(_ => model.NewCache(promptTokens + numWarmupSteps + numSteps)).ToList();
+            bool signalled = false;
+            try
+            {
+                model.Step(caches.Select(c => new StepInput(c, RandomTokens(random, promptTokens, model.Config.VocabSize))).ToList()).Dispose();
+                for (int i = 0; i < numWarmupSteps; i++) DecodeStep(model, caches, random);
+                signalled = true;
+                ready.SignalAndWait();
+                Interlocked.CompareExchange(ref started, Stopwatch.GetTimestamp(), 0);
+                for (int i = 0; i < numSteps; i++) DecodeStep(model, caches, random);
+                elapsed[lane] = Stopwatch.GetElapsedTime(Interlocked.Read(ref started)).TotalSeconds;
+            }
+            catch (Exception e)
+            {
+                failures[lane] = e;
+                if (!signalled) ready.RemoveParticipant(); // the other lanes must not wait for this one
+            }
+            finally
+            {
+                foreach (var cache in caches) cache.Dispose();
+            }
+        }) { IsBackground = true, Name = $"granary-bench-lane-{lane}" }).ToList();
+        foreach (var thread in threads) thread.Start();
+        foreach (var thread in threads) thread.Join();
+        if (failures.FirstOrDefault(f => f is not null) is { } failure) throw new InvalidOperationException($"a decode lane failed: {failure.Message}", failure);
+        double seconds = elapsed.Max();
+        return new DecodeMeasurement(batchSize, numSteps, seconds / numSteps, batchSize * numSteps / seconds);
+    }
+
     // The sampled token does not change the cost of a step; random ids keep the benchmark independent of sampling.
     static void DecodeStep(ICausalLm model, IReadOnlyList<IKvCache> caches, Random random)
     {

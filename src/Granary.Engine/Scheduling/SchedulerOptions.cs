@@ -24,6 +24,23 @@ public sealed record SchedulerOptions
     /// </summary>
     public int? MaxSequenceTokens { get; init; }
 
+    /// <summary>
+    /// One of <paramref name="numLanes"/> lanes' share of these limits, so that the lanes together keep them:
+    /// running sequences and waiting requests divided (rounded up), the KV budget divided (rounded down). The
+    /// per-step token limit (a step's length) and the per-sequence limit stay as they are.
+    /// </summary>
+    public SchedulerOptions ShareOf(int numLanes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(numLanes, 1);
+        if (numLanes == 1) return this;
+        return this with
+        {
+            MaxNumRunningSequences = (MaxNumRunningSequences + numLanes - 1) / numLanes,
+            MaxNumWaiting = (MaxNumWaiting + numLanes - 1) / numLanes,
+            KvCacheTokenBudget = KvCacheTokenBudget == long.MaxValue ? long.MaxValue : KvCacheTokenBudget / numLanes,
+        };
+    }
+
     public string? Validate()
     {
         if (MaxNumRunningSequences < 1) return "MaxNumRunningSequences must be >= 1";

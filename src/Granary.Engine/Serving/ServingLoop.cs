@@ -31,6 +31,7 @@ public sealed class ServingLoop : IDisposable
     string _stopReason = "the deployment shut down before the request finished; retry it";
     bool _isClosed; // guarded by _closing: the thread has exited and commands run on their caller's thread
     volatile ServingLoad _load = new(0, 0, 0);
+    int _numOpen; // requests submitted and not yet ended (read from any thread, for lanes to balance on)
     readonly StepMetricLabels? _metricLabels;
 
     public ServingLoop(InferenceEngine engine, string name = "granary-serving", StepMetricLabels? metricLabels = null)
@@ -43,6 +44,9 @@ public sealed class ServingLoop : IDisposable
 
     /// <summary>Load as of the last step (read from any thread).</summary>
     public ServingLoad Load => _load;
+
+    /// <summary>Requests submitted to this loop that have not ended yet, counted from the moment of submission.</summary>
+    public int NumOpenRequests => Volatile.Read(ref _numOpen);
 
     /// <summary>KV positions all running sequences may reserve together (the engine's scheduler budget).</summary>
     public long KvTokenBudget => _engine.Scheduler.Options.KvCacheTokenBudget;
@@ -59,10 +63,12 @@ public sealed class ServingLoop : IDisposable
         // The caller's trace is only current on the caller's thread: capture it before the command crosses over.
         if (request.TraceParent is null && Activity.Current is { } caller) request = request with { TraceParent = caller.Context };
         var submitted = new TaskCompletionSource<ServingStream>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interlocked.Increment(ref _numOpen);
         Post(() =>
         {
             if (_stopping)
             {
+                Interlocked.Decrement(ref _numOpen);
                 submitted.SetException(new ObjectDisposedException(nameof(ServingLoop), "the deployment is shutting down"));
                 return;
             }
@@ -75,6 +81,7 @@ public sealed class ServingLoop : IDisposable
             }
             catch (Exception e)
             {
+                Interlocked.Decrement(ref _numOpen);
                 submitted.SetException(e);
             }
         });
@@ -85,6 +92,7 @@ public sealed class ServingLoop : IDisposable
     internal void Cancel(Sequence sequence) => Post(() =>
     {
         if (!_streams.Remove(sequence, out var writer)) return;
+        Interlocked.Decrement(ref _numOpen);
         _engine.Cancel(sequence);
         _engine.Scheduler.RemoveLeavers();
         PublishLoad();
@@ -177,6 +185,7 @@ public sealed class ServingLoop : IDisposable
             {
                 writer.TryComplete();
                 _streams.Remove(sequence);
+                Interlocked.Decrement(ref _numOpen);
             }
         }
     }
@@ -200,6 +209,7 @@ public sealed class ServingLoop : IDisposable
             writer.TryComplete();
             _engine.Cancel(sequence);
         }
+        Interlocked.Add(ref _numOpen, -_streams.Count);
         _streams.Clear();
         _engine.Scheduler.RemoveLeavers();
         PublishLoad();

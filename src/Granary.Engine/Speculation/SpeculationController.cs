@@ -9,8 +9,10 @@ namespace Granary.Engine.Speculation;
 /// then it runs a few steps at a neighbouring cap (and every <see cref="PlainProbeEvery"/>th time at cap 0), and
 /// it moves when that cap measured faster. Cap 0 is plain decoding, so a bucket where speculation does not pay
 /// settles there. Exploring costs the steps spent at a worse cap, so each exploration that does not lead to a
-/// move doubles the wait before the next one (from <see cref="ExplorePeriod"/> up to <see cref="MaxExplorePeriod"/> steps); a move resets it. A cap above the k any sequence's acceptance asks for behaves exactly
-/// like that k, so the bucket drops to it (<see cref="OnPlanned"/>): exploring then probes caps that change
+/// move doubles the wait before the next one (from <see cref="ExplorePeriod"/> up to <see cref="MaxExplorePeriod"/>
+/// steps, or <see cref="MaxPlainExplorePeriod"/> from plain decoding); a move resets it. A cap above the k any
+/// sequence's acceptance asks for behaves exactly like that k, so the bucket drops to it
+/// (<see cref="OnPlanned"/>): exploring then probes caps that change
 /// something, and a bucket where speculation does not pay walks down to plain decoding instead of stalling on
 /// a plateau of equivalent caps. Not thread-safe: the engine's thread plans and observes.
 /// </summary>
@@ -18,6 +20,13 @@ public sealed class SpeculationController(int maxK, bool isAdaptive)
 {
     /// <summary>Steps between explorations of a neighbouring cap, at first and at most.</summary>
     public const int ExplorePeriod = 6, MaxExplorePeriod = 96;
+
+    /// <summary>
+    /// The most steps between explorations from plain decoding (cap 0). Such an exploration costs more than its
+    /// steps: the drafts did not run at cap 0, so its first step brings every sequence's draft cache up to date
+    /// (a draft prefill of every token since), several plain steps' worth at a large batch.
+    /// </summary>
+    public const int MaxPlainExplorePeriod = 4 * MaxExplorePeriod;
 
     /// <summary>Consecutive steps one exploration runs at the neighbouring cap.</summary>
     public const int ExploreSteps = 3;
@@ -90,7 +99,7 @@ public sealed class SpeculationController(int maxK, bool isAdaptive)
         }
         else
         {
-            bucket.ExplorePeriod = Math.Min(MaxExplorePeriod, bucket.ExplorePeriod * 2);
+            bucket.ExplorePeriod = Math.Min(bucket.Current == 0 ? MaxPlainExplorePeriod : MaxExplorePeriod, bucket.ExplorePeriod * 2);
         }
     }
 

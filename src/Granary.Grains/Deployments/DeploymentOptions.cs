@@ -26,6 +26,13 @@ public sealed record DeploymentOptions
     public ParallelPlan Plan { get; init; } = ParallelPlan.Single;
 
     /// <summary>
+    /// Serving lanes of a sharded plan (<see cref="Engine.Serving.ServingLanes"/>): engines of their own over the same shards, whose
+    /// steps overlap in the pipeline's stages. Null: one per pipeline stage where the deployment allows it (see
+    /// <see cref="PipelineLanes"/>); 1 turns lanes off.
+    /// </summary>
+    public int? PipelineLanes { get; init; }
+
+    /// <summary>
     /// Positions of one sequence one shard may hold (its KV budget); null: no limit but the context. A sequence
     /// then holds at most this many times the plan's sequence shards (sp), and a longer prompt is refused.
     /// </summary>

@@ -20,12 +20,13 @@ using Orleans.Concurrency;
 namespace Granary.Grains.Routing;
 
 /// <summary>
-/// Thin grain over a <see cref="ServingLoop"/>: loads the deployment's model when activated (the whole model
-/// here, or its shards on shard grains per the plan), hands requests to the loop and relays their chunks.
+/// Thin grain over its <see cref="ServingLanes"/> (a <see cref="ServingLoop"/>, or one per pipeline stage): loads
+/// the deployment's model when activated (the whole model here, or its shards on shard grains per the plan),
+/// hands requests to the lanes and relays their chunks.
 /// Loading runs in the background, so activation never times out on a big model or on a cluster still
 /// gathering the device slots a plan needs; status says "loading" meanwhile and requests wait for it.
 /// A failed load deactivates the router, so the next call tries again. Reentrant, so many requests stream
-/// through it at once; all scheduling happens on the loop's own thread.
+/// through it at once; all scheduling happens on the lanes' own threads.
 /// </summary>
 [Reentrant]
 [CollectionAgeLimit(AlwaysActive = true)]
@@ -44,9 +45,9 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     ICausalLm? _model;
     DraftModel? _draft;          // a draft beside the engine (DraftPlacementMode.Local)
     GrainDrafter? _grainDrafter; // or one on a draft grain, per placement
-    InferenceEngine? _engine;
+    InferenceEngine? _engine;   // the first lane's (the only one that may speculate)
     KvTierManager? _kvTiers;
-    ServingLoop? _loop;
+    ServingLanes? _lanes;
     IReadOnlyList<ShardReport> _shards = [];
     Task _loaded = Task.CompletedTask;
     CancellationTokenSource _stopWatching = new();
@@ -99,10 +100,17 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
                 : _model is GrainShardedCausalLm sharded
                     ? KvTierSetup.For(_model, kvReuse, TimeProvider.System, storage: await ShardKvTierCheck.StorageFor(sharded, kvReuse, _shards, GrainFactory))
                     : KvTierSetup.For(_model, kvReuse, TimeProvider.System, deployment.Cxl);
-            _engine = new InferenceEngine(_model, tokenizer, scheduler, drafter, deployment.Speculation, _kvTiers);
-            _loop = new ServingLoop(_engine, $"granary-router-{deployment.Name}", new StepMetricLabels(deployment.Name, IsWholeModel: deployment.Plan.IsSingle));
-            logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}, in {Seconds:F1} s{Draft}", deployment.Name,
-                deployment.ModelDirectory, deployment.Device, deployment.Plan, (DateTime.UtcNow - started).TotalSeconds,
+            var (numLanes, whyOneLane) = PipelineLanes.For(deployment, _model, scheduler);
+            if (whyOneLane is not null && deployment.PipelineLanes is > 1)
+                logger.LogWarning("Deployment {Name}: runs one serving lane, not {Lanes}: {Why}", deployment.Name, deployment.PipelineLanes, whyOneLane);
+            if (_model is GrainShardedCausalLm pipelined) pipelined.MicroBatches.Fixed = PipelineLanes.MicroBatchesFor(numLanes);
+            var target = _model;
+            var engines = Enumerable.Range(0, numLanes)
+                .Select(_ => new InferenceEngine(target, tokenizer, scheduler.ShareOf(numLanes), drafter, deployment.Speculation, _kvTiers)).ToList();
+            _engine = engines[0];
+            _lanes = new ServingLanes(engines, $"granary-router-{deployment.Name}", new StepMetricLabels(deployment.Name, IsWholeModel: deployment.Plan.IsSingle));
+            logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}{Lanes}, in {Seconds:F1} s{Draft}", deployment.Name,
+                deployment.ModelDirectory, deployment.Device, deployment.Plan, numLanes > 1 ? $" in {numLanes} serving lanes" : "", (DateTime.UtcNow - started).TotalSeconds,
                 drafter is null ? "" : $"; speculating with draft {deployment.DraftDirectory} ({DraftPlacementText}, k <= {deployment.Speculation.NumSpeculativeTokens})");
         }
         catch (Exception e)
@@ -154,17 +162,17 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     void PlaceShardsAgain(DeploymentOptions deployment, IReadOnlyList<ShardReport> oldShards, GrainDrafter? oldDraft, string reason)
     {
         logger.LogWarning("Deployment {Name}: {Reason}; placing its shards again", deployment.Name, reason);
-        var (oldLoop, oldModel, oldTiers) = (_loop, _model, _kvTiers);
-        (_loop, _model, _shards, _kvTiers, _grainDrafter) = (null, null, [], null, null);
+        var (oldLanes, oldModel, oldTiers) = (_lanes, _model, _kvTiers);
+        (_lanes, _model, _shards, _kvTiers, _grainDrafter) = (null, null, [], null, null);
         _loaded = LoadUnlessDuplicateAsync(deployment);
-        // The old loop may be blocked in a step on the lost shard: stop it off the grain's turn, then unload the old
+        // The old lanes may be blocked in a step on the lost shard: stop them off the grain's turn, then unload the old
         // shards and draft. (The new placement may free and unload the surviving shards first, as it takes their
-        // slots; a step still running then meets an emptied shard and fails as retryable, like the stopped loop's.)
+        // slots; a step still running then meets an emptied shard and fails as retryable, like the stopped lanes'.)
         var unloads = oldShards.Select(s => (Func<Task>)GrainFactory.GetGrain<IShardGrain>(s.Key).Unload)
             .Concat(oldDraft is null ? [] : [GrainFactory.GetGrain<IDraftGrain>(oldDraft.Report.Key).Unload]).ToList();
         _ = Task.Run(async () =>
         {
-            oldLoop?.Stop($"{reason}; the deployment is being placed again, retry the request");
+            oldLanes?.Stop($"{reason}; the deployment is being placed again, retry the request");
             oldTiers?.Dispose();
             oldModel?.Dispose();
             foreach (var unload in unloads) await QuietCalls.RunAsync(unload); // the lost silo's shards (or draft) are gone already
@@ -192,7 +200,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     {
         if (!_loaded.IsCompleted || !await IsRoutedElsewhereAsync()) return;
         logger.LogWarning("Deployment {Name}: another activation of its router serves it now; this one steps down", this.GetPrimaryKeyString());
-        if (_loop is { } loop) await Task.Run(() => loop.Stop(ReplacedMessage), cancellationToken);
+        if (_lanes is { } lanes) await Task.Run(() => lanes.Stop(ReplacedMessage), cancellationToken);
         DeactivateOnIdle();
     }
 
@@ -222,7 +230,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _stopWatching.Cancel();
-        _loop?.Dispose();
+        _lanes?.Dispose();
         _kvTiers?.Dispose();
         _draft?.Dispose();
         _model?.Dispose();
@@ -235,7 +243,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
         await Task.WhenAny(_loaded, Task.Delay(StatusWait));
         if (!_loaded.IsCompleted) return new DeploymentStatus { Model = name, IsLoading = true, Host = RuntimeIdentity };
         await _loaded; // a failed load throws its error here
-        var load = Loop.Load;
+        var load = Lanes.Load;
         return new DeploymentStatus
         {
             Model = name,
@@ -244,7 +252,8 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             NumRunning = load.NumRunning,
             NumWaiting = load.NumWaiting,
             KvTokensReserved = load.KvTokensReserved,
-            KvTokenBudget = Loop.KvTokenBudget,
+            KvTokenBudget = Lanes.KvTokenBudget,
+            NumServingLanes = Lanes.Count,
             Host = RuntimeIdentity,
             IsSpeculative = _engine!.IsSpeculative,
             SpecDecodeNumDraftTokens = _engine.SpeculationStats.NumDraftTokens,
@@ -287,7 +296,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
         try
         {
             await _loaded.WaitAsync(cancellationToken);
-            return (await Loop.SubmitAsync(generation), null);
+            return (await Lanes.SubmitAsync(generation), null);
         }
         catch (GranaryUserError e)
         {
@@ -310,5 +319,5 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     /// <summary>The deployment's speculation counters (zero without a draft); metrics read them in-process.</summary>
     public SpeculationStats? SpeculationStats => _engine?.SpeculationStats;
 
-    ServingLoop Loop => _loop ?? throw new InvalidOperationException("the router is not activated");
+    ServingLanes Lanes => _lanes ?? throw new InvalidOperationException("the router is not activated");
 }

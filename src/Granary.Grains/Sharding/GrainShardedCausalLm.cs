@@ -31,6 +31,8 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
     readonly IReadOnlyList<(IVocabPartGrain Shard, VocabRange Range)> _vocabParts = vocabParts ?? [];
     readonly ConcurrentQueue<long> _released = new();
     readonly ConcurrentQueue<KvTiers.KvBlockOp> _kvOps = new();
+    readonly Lock _entry = new();             // steps enter the pipeline one at a time (see RunStages)
+    readonly Task[] _stageTails = Enumerable.Repeat(Task.CompletedTask, stages.Count).ToArray(); // per stage: the last call sent to it
     long _nextSequenceId;
     long _nextStepId;
 
@@ -63,6 +65,14 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
     internal void QueueKvOp(KvTiers.KvBlockOp op) => _kvOps.Enqueue(op);
 
     public bool SplitsVocabulary => _vocabParts.Count > 1;
+
+    /// <summary>
+    /// Whether several threads may step this model at once, each with its own sequences (the router's pipeline
+    /// lanes): their steps then go through the stages in the order they entered, one at a time per stage, so
+    /// stage s+1 runs one lane's step while stage s runs the next lane's. Not under vocabulary parallelism (a
+    /// vocabulary part keeps only the latest step's logits) or sequence parallelism (its steps are not chained).
+    /// </summary>
+    public bool SupportsConcurrentSteps => !SplitsVocabulary && sequenceShards == 1;
 
     public Tensor Step(IReadOnlyList<StepInput> inputs)
     {
@@ -106,15 +116,41 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         StepInput.CheckAll(inputs);
         var caches = inputs.Select(i => i.Cache as RemoteKvCache
             ?? throw new ArgumentException("every input of a sharded step needs a cache this model made")).ToList();
-        // The tier's operations first: a finished sequence's blocks are saved before its cache is released.
+        if (sequenceShards > 1)
+        {
+            var (spReleased, spKvOps) = TakeQueued();
+            return [RunSequenceParallelStages(inputs, caches, spReleased, spKvOps)];
+        }
+        long started = Stopwatch.GetTimestamp();
+        Task<TensorPayload>[] chains;
+        int numMicroBatches;
+        // NOTE: under the lock, a step takes the queued operations and sends its calls behind those of the steps
+        // that entered before it, so every shard sees operations and steps in one order whichever thread stepped.
+        lock (_entry) (chains, numMicroBatches) = EnterPipeline(inputs, caches);
+        var outputs = Wait(Task.WhenAll(chains));
+        for (int i = 0; i < caches.Count; i++) caches[i].Advance(inputs[i].TokenIds.Count);
+        int numTokens = inputs.Sum(i => i.TokenIds.Count);
+        Traffic.CountStep(numTokens);
+        MicroBatches.Record(numMicroBatches, inputs.Count, numTokens, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return outputs;
+    }
+
+    // The tier's operations and the released sequences since the last step (operations first: a finished
+    // sequence's blocks are saved before its cache is released).
+    (long[] Released, KvTiers.KvBlockOp[]? KvOps) TakeQueued()
+    {
         var kvOps = new List<KvTiers.KvBlockOp>();
         while (_kvOps.TryDequeue(out var op)) kvOps.Add(op);
         var released = new List<long>();
         while (_released.TryDequeue(out long id)) released.Add(id);
-        var kvOpsHere = kvOps.Count == 0 ? null : kvOps.ToArray();
-        if (sequenceShards > 1) return [RunSequenceParallelStages(inputs, caches, released.ToArray(), kvOpsHere)];
+        return (released.ToArray(), kvOps.Count == 0 ? null : kvOps.ToArray());
+    }
 
-        long started = Stopwatch.GetTimestamp();
+    // Cuts the step into micro-batches and chains their calls stage by stage: each call waits for its own input
+    // and for the call sent to its stage before it (this step's previous micro-batch, or another step's).
+    (Task<TensorPayload>[] Chains, int NumMicroBatches) EnterPipeline(IReadOnlyList<StepInput> inputs, List<RemoteKvCache> caches)
+    {
+        var (released, kvOpsHere) = TakeQueued();
         var microBatches = Split(inputs.Count, MicroBatches.Choose(inputs.Count));
         var chains = new Task<TensorPayload>[microBatches.Count];
         var requests = new Func<TensorPayload, ShardStepRequest>[microBatches.Count];
@@ -125,26 +161,21 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
             var layout = StepLayout.Of(part);
             var segments = part.Select((input, i) => new ShardSegment(caches[start + i].SequenceId, input.TokenIds.Count, caches[start + i].Length, caches[start + i].Capacity)).ToArray();
             long stepId = Interlocked.Increment(ref _nextStepId);
-            long[] releasedHere = m == 0 ? released.ToArray() : [];
+            long[] releasedHere = m == 0 ? released : [];
             var opsHere = m == 0 ? kvOpsHere : null;
             requests[m] = input => new ShardStepRequest(stepId, input, layout.Positions, layout.LogitRows, segments, releasedHere, KvOps: opsHere);
             using var ids = tensor(layout.TokenIds, int64);
             var idsPayload = TensorPayload.From(ids);
             chains[m] = SplitsVocabulary ? EmbedAsync(idsPayload) : Task.FromResult(idsPayload);
         }
-        // Stage by stage, each micro-batch's call waits for its own input and for the stage's previous micro-batch.
         for (int stage = 0; stage < stages.Count; stage++)
         {
-            Task previous = Task.CompletedTask;
+            var previous = _stageTails[stage];
             for (int m = 0; m < chains.Length; m++)
                 previous = chains[m] = ForwardAfter(stage, chains[m], previous, requests[m]);
+            _stageTails[stage] = previous;
         }
-        var outputs = Wait(Task.WhenAll(chains));
-        for (int i = 0; i < caches.Count; i++) caches[i].Advance(inputs[i].TokenIds.Count);
-        int numTokens = inputs.Sum(i => i.TokenIds.Count);
-        Traffic.CountStep(numTokens);
-        MicroBatches.Record(microBatches.Count, inputs.Count, numTokens, Stopwatch.GetElapsedTime(started).TotalSeconds);
-        return outputs;
+        return (chains, microBatches.Count);
     }
 
     TensorPayload RunSequenceParallelStages(IReadOnlyList<StepInput> inputs, IReadOnlyList<RemoteKvCache> caches, long[] released, KvTiers.KvBlockOp[]? kvOps)
@@ -221,15 +252,15 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
 
     async Task<TensorPayload> ForwardAfter(int stage, Task<TensorPayload> input, Task previousAtStage, Func<TensorPayload, ShardStepRequest> request)
     {
-        var payload = await input.ConfigureAwait(false);
         try
         {
             await previousAtStage.ConfigureAwait(false);
         }
         catch
         {
-            // The earlier micro-batch's failure is reported by its own chain.
+            // The earlier call's failure is reported by its own chain.
         }
+        var payload = await input.ConfigureAwait(false);
         long started = Stopwatch.GetTimestamp();
         var results = await Task.WhenAll(stages[stage].Select(rank => rank.Forward(request(payload)))).ConfigureAwait(false);
         double callMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;

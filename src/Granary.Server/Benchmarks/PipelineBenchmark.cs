@@ -12,12 +12,14 @@ namespace Granary.Server.Benchmarks;
 /// the rounds' ratios, each against the no-plan run of the same round), and what its shards cost on the wire.
 /// </summary>
 public sealed record PipelineBenchRun(
-    string Plan, string MicroBatches, int BatchSize, double TokensPerSecond, double StepMs, double RatioToNone, double MeanForwardMs, double MeanHopMs,
+    string Plan, int Lanes, string MicroBatches, int BatchSize, double TokensPerSecond, double StepMs, double RatioToNone, double MeanForwardMs, double MeanHopMs,
     double BytesBetweenStagesPerToken, double AllReduceBytesPerToken);
 
 /// <summary>
 /// `granary bench pp`: the same batched decode (<see cref="DecodeBenchmark"/>) with the whole model in this
-/// process and with each plan's shards on silos of a loopback cluster. Every configuration is loaded once, then
+/// process and with each plan's shards on silos of a loopback cluster. A plan runs as the router would serve it
+/// (its default serving lanes, <see cref="PipelineLanes"/>, each decoding its share of the batch on a thread of its
+/// own), and a pp plan also in one lane with each micro-batching choice. Every configuration is loaded once, then
 /// they take turns for each round (each round starting one further along, so no configuration always runs
 /// first), so a machine whose load changes during the run slows all of them alike; each reports its median. Decode runs on a thread of its own, as the router's serving loop does.
 /// </summary>
@@ -38,15 +40,19 @@ public static class PipelineBenchmark
         progress?.Invoke($"starting {silos} silos on loopback ...");
         await using var cluster = await LoopbackCluster.StartAsync(silos, cancellationToken);
 
-        var configurations = new List<Configuration> { new("none", whole.Model, null, []) };
+        var configurations = new List<Configuration> { new("none", whole.Model, 1, null, []) };
         int generation = 1;
         foreach (var plan in plans)
         {
             var deployment = new DeploymentOptions { Name = $"bench-{plan}".Replace(',', '-').Replace("=", ""), ModelDirectory = modelDir, Plan = plan };
             var (model, shards) = await ShardedDeployment.LoadAsync(deployment, cluster.Grains, generation++, routerSilo: cluster.FirstSilo);
-            // A pp plan runs three ways, in turns on the same shards: micro-batching measured, one per stage, and one.
-            foreach (int? fixedMicroBatches in plan.PipelineStages > 1 ? new int?[] { null, plan.PipelineStages, 1 } : [null])
-                configurations.Add(new Configuration(plan.ToString(), model, fixedMicroBatches, shards));
+            int lanes = Math.Min(batchSize, PipelineLanes.For(deployment, model, deployment.Scheduler).Count);
+            configurations.Add(new Configuration(plan.ToString(), model, lanes, PipelineLanes.MicroBatchesFor(lanes), shards));
+            // A pp plan also runs in one lane three ways, in turns on the same shards: micro-batching measured, one per stage, and one.
+            if (plan.PipelineStages > 1)
+                foreach (int? fixedMicroBatches in new int?[] { null, plan.PipelineStages, 1 })
+                    if (lanes > 1 || fixedMicroBatches is not null)
+                        configurations.Add(new Configuration(plan.ToString(), model, 1, fixedMicroBatches, shards));
         }
 
         var tokensPerSecond = configurations.Select(_ => new double[numRounds]).ToList();
@@ -63,7 +69,7 @@ public static class PipelineBenchmark
                 var sharded = configuration.Model as GrainShardedCausalLm;
                 if (sharded is not null) sharded.MicroBatches.Fixed = configuration.FixedMicroBatches;
                 ShardTrafficSnapshot? before = null;
-                var measured = await OnOwnThread(() => DecodeBenchmark.Measure(configuration.Model, batchSize, PromptTokens, numSteps, warmup,
+                var measured = await OnOwnThread(() => DecodeBenchmark.MeasureLanes(configuration.Model, configuration.Lanes, batchSize, PromptTokens, numSteps, warmup,
                     beforeTimedSteps: () => before = sharded?.Traffic.Snapshot()));
                 if (sharded is not null) traffic[c] = traffic[c].Plus(sharded.Traffic.Snapshot().Minus(before!));
                 tokensPerSecond[c][round] = measured.TokensPerSecond;
@@ -90,7 +96,7 @@ public static class PipelineBenchmark
                 1 => "one",
                 _ => "per stage",
             };
-            runs.Add(new PipelineBenchRun(configuration.Plan, mode, batchSize, medianTokensPerSecond, batchSize * 1000 / medianTokensPerSecond,
+            runs.Add(new PipelineBenchRun(configuration.Plan, configuration.Lanes, mode, batchSize, medianTokensPerSecond, batchSize * 1000 / medianTokensPerSecond,
                 medianRatio, sharded is null ? 1000 * batchSize / medianTokensPerSecond : traffic[c].MeanForwardMs, traffic[c].MeanHopMs,
                 traffic[c].BytesBetweenStagesPerToken, allReducePerToken));
         }
@@ -98,7 +104,7 @@ public static class PipelineBenchmark
         return runs;
     }
 
-    sealed record Configuration(string Plan, ICausalLm Model, int? FixedMicroBatches, IReadOnlyList<ShardReport> Shards);
+    sealed record Configuration(string Plan, ICausalLm Model, int Lanes, int? FixedMicroBatches, IReadOnlyList<ShardReport> Shards);
 
     static double Median(IEnumerable<double> values)
     {

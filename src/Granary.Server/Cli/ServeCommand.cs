@@ -34,6 +34,7 @@ internal static class ServeCommand
             (new Option<int>("--max-num-batched-tokens") { Description = "Most tokens per forward step; longer prompts prefill in chunks (default 2048)" }, nameof(GranaryServerOptions.MaxNumBatchedTokens)),
             (new Option<int>("--max-num-waiting") { Description = "Most queued requests; more get 429 (default 1024)" }, nameof(GranaryServerOptions.MaxNumWaiting)),
             (new Option<string>("--plan") { Description = "Cut the model into shard grains over the cluster: pp=P,tp=T,vp=V,sp=S (default none)" }, nameof(GranaryServerOptions.Plan)),
+            (new Option<int>("--pipeline-lanes") { Description = "Serving lanes of a pipelined plan, whose steps overlap in the stages (default: one per stage where allowed; 1 = off)" }, nameof(GranaryServerOptions.PipelineLanes)),
             (new Option<int>("--devices") { Description = "Device slots this silo offers to shards (default 1)" }, nameof(GranaryServerOptions.Devices)),
             (new Option<string>("--draft") { Description = "Draft model folder (the target's tokenizer), or \"default\" for the shipped draft: decode speculatively" }, nameof(GranaryServerOptions.Draft)),
             (new Option<int>("--speculate") { Description = "Most tokens the draft proposes per step, k (default 4; adapted down at run time)" }, nameof(GranaryServerOptions.Speculate)),

@@ -66,6 +66,13 @@ public sealed class GranaryServerOptions
     /// <summary>How the model is cut into shard grains over the cluster: pp=P,tp=T,vp=V,sp=S (none: the router holds it whole).</summary>
     public string? Plan { get; set; }
 
+    /// <summary>
+    /// Serving lanes of a pipelined plan: engines of their own over the same shards, each with its share of the
+    /// running sequences, whose steps overlap in the stages. None: one per pipeline stage where the deployment
+    /// allows it (no vocabulary or sequence parallelism, no draft, no KV tier); 1 turns lanes off.
+    /// </summary>
+    public int? PipelineLanes { get; set; }
+
     /// <summary>Device slots this silo offers to shards (one CPU slot by default; e.g. the GPUs of the pod).</summary>
     public int Devices { get; set; } = 1;
 
@@ -128,6 +135,8 @@ public sealed class GranaryServerOptions
         if (MaxNumWaiting < 0) return "Granary:MaxNumWaiting must be >= 0";
         if (KvCacheTokens is < 1) return "Granary:KvCacheTokens must be >= 1";
         if (KvTokensPerShard is < 2) return $"Granary:KvTokensPerShard (--kv-tokens-per-shard) must be >= 2 (got {KvTokensPerShard})";
+        if (PipelineLanes is < 1 or > Granary.Grains.Deployments.PipelineLanes.Max)
+            return $"Granary:PipelineLanes (--pipeline-lanes) must be in 1..{Granary.Grains.Deployments.PipelineLanes.Max} (got {PipelineLanes})";
         if (Devices < 0) return $"Granary:Devices (--devices) must be >= 0 (got {Devices})";
         if (!(ShardLeaseSeconds >= 1)) return $"Granary:ShardLeaseSeconds must be >= 1 (got {ShardLeaseSeconds})";
         try
@@ -190,6 +199,7 @@ public sealed class GranaryServerOptions
         Scheduler = ToSchedulerOptions(),
         Plan = ParallelPlan.Parse(Plan, "Granary:Plan (--plan)"),
         KvTokensPerShard = KvTokensPerShard,
+        PipelineLanes = PipelineLanes,
         ShardLease = TimeSpan.FromSeconds(ShardLeaseSeconds),
         KvReuse = KvTier.ToKvReuseOptions(),
         Cxl = KvTier.ToCxlMemory(),

@@ -97,6 +97,28 @@ public sealed class AdaptiveSpeculationTests
         Assert.Equal(0, controller.CurrentCap(16));
     }
 
+    [Theory]
+    [InlineData(0, SpeculationController.MaxPlainExplorePeriod)] // from plain decoding each exploration first catches the drafts up
+    [InlineData(2, SpeculationController.MaxExplorePeriod)]
+    public void Settled_explorations_come_at_most_this_far_apart(int best, int period)
+    {
+        var controller = Run(batchSize: 4, best: best, steps: 100);
+        Assert.Equal(best, controller.CurrentCap(4));
+        var starts = new List<int>();
+        int previous = best;
+        for (int i = 0; i < 3000; i++)
+        {
+            int cap = controller.CapFor(4);
+            if (cap != best && previous == best) starts.Add(i);
+            previous = cap;
+            controller.Observe(4, cap, (int)Throughput(cap, best), 1);
+        }
+        var gaps = starts.Zip(starts.Skip(1), (a, b) => b - a).ToList();
+        // Each gap is the exploration's own steps and the wait after it (the period, counting the step that starts the next one).
+        Assert.Equal(period + SpeculationController.ExploreSteps - 1, gaps[^1]);
+        Assert.All(gaps, gap => Assert.True(gap <= period + SpeculationController.ExploreSteps - 1, $"gap {gap}"));
+    }
+
     [Fact]
     public void A_cap_above_what_acceptance_asks_for_drops_to_it_so_exploring_reaches_plain_decoding()
     {

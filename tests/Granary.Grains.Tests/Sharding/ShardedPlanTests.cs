@@ -1,4 +1,5 @@
 using Granary.Abstractions;
+using Granary.Abstractions.Sharding;
 using Granary.Abstractions.Serving;
 using Granary.Engine.Generation;
 using Granary.Grains.Routing;
@@ -52,6 +53,36 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
         finally
         {
             model.Dispose(); // unloads the shards, which free their slots
+            await fixture.AllSlotsFreeAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData("pp=2")]
+    [InlineData("pp=3")]
+    [InlineData("pp=2,tp=2")]
+    public async Task Steps_from_several_threads_at_once_each_give_the_single_device_logits(string plan)
+    {
+        // What a router's serving lanes do: threads step their own sequences through the same shards at once.
+        const int threads = 3;
+        var (model, _) = await ShardedDeployment.LoadAsync(fixture.Deployment(plan), fixture.Client, Interlocked.Increment(ref _generation));
+        try
+        {
+            Assert.True(model.SupportsConcurrentSteps);
+            var reference = await Task.Run(() => MixedStepScript.Run(fixture.Reference.Model));
+            using var together = new Barrier(threads); // every step of every thread starts with the others'
+            var results = await Task.WhenAll(Enumerable.Range(0, threads).Select(_ =>
+                Task.Factory.StartNew(() => MixedStepScript.Run(model, beforeEachStep: () => together.SignalAndWait(TestTimeout)), TaskCreationOptions.LongRunning)));
+            foreach (var result in results)
+            {
+                Assert.Equal(reference.Tokens, result.Tokens);
+                double difference = MixedStepScript.MaxLogitDifference(reference, result);
+                Assert.True(difference <= LogitTolerance, $"plan {plan}: logits differ by {difference:G3}");
+            }
+        }
+        finally
+        {
+            model.Dispose();
             await fixture.AllSlotsFreeAsync();
         }
     }
@@ -125,6 +156,10 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
         }
         var shards = await router.GetShards();
         Assert.Equal(ParsePlanShards(plan), shards.Count);
+        // Pipelined plans serve in one lane per stage, unless their shards keep one step's state (vp, sp) or a draft runs.
+        var parsed = ParallelPlan.Parse(plan);
+        bool lanesAllowed = !parsed.IsVocabParallel && !parsed.IsSequenceParallel && deployment != ShardedClusterFixture.SpeculativeDeploymentName;
+        Assert.Equal(lanesAllowed ? parsed.PipelineStages : 1, (await router.GetStatus()).NumServingLanes);
     }
 
     [Fact]

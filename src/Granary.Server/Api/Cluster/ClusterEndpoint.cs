@@ -27,7 +27,10 @@ public sealed record DraftView(
     [property: JsonPropertyName("placement")] string Placement,
     [property: JsonPropertyName("silo")] string? Silo);
 
-/// <summary>One deployment: its plan, where its router runs, its shards (none when the router holds the whole model) and its draft (null without one).</summary>
+/// <summary>
+/// One deployment: its plan, where its router runs, its shards (none when the router holds the whole model), its
+/// draft (null without one) and its router's serving lanes (null while loading).
+/// </summary>
 public sealed record DeploymentView(
     [property: JsonPropertyName("model")] string Model,
     [property: JsonPropertyName("plan")] string Plan,
@@ -35,7 +38,8 @@ public sealed record DeploymentView(
     [property: JsonPropertyName("router")] string? Router,
     [property: JsonPropertyName("shards")] IReadOnlyList<ShardView> Shards,
     [property: JsonPropertyName("kv_tier")] KvTierView? KvTier = null,
-    [property: JsonPropertyName("draft")] DraftView? Draft = null);
+    [property: JsonPropertyName("draft")] DraftView? Draft = null,
+    [property: JsonPropertyName("serving_lanes")] int? ServingLanes = null);
 
 /// <summary>A deployment's KV tier: blocks on each tier now, and blocks reused from each so far (absent when the tier is off).</summary>
 public sealed record KvTierView(
@@ -65,7 +69,8 @@ public static class ClusterEndpoint
                 var shards = status.IsLoading ? [] : await gateway.GetShards(model.Name);
                 views.Add(new DeploymentView(model.Name, plan, status.IsLoading ? "loading" : "ready", status.Host,
                     shards.OrderBy(s => s.Stage).ThenBy(s => s.Rank).Select(ShardView.Of).ToList(), KvTierView.Of(status),
-                    status.DraftPlacement is { } placement ? new DraftView(placement, status.DraftHost) : null));
+                    status.DraftPlacement is { } placement ? new DraftView(placement, status.DraftHost) : null,
+                    status.IsLoading ? null : status.NumServingLanes));
             }
             catch (Exception e)
             {
