@@ -16,13 +16,9 @@ namespace Granary.Engine.Tests.Serving;
 /// </summary>
 public sealed class ServingLanesTests(SmallModelFixture fixture) : IClassFixture<SmallModelFixture>
 {
-    static readonly SamplingParams Greedy = new() { Temperature = 0, IgnoreEos = true };
+    GenerationRequest Request(string prompt, int maxTokens) => fixture.GreedyRequest(prompt, maxTokens);
 
-    GenerationRequest Request(string prompt, int maxTokens) =>
-        new(fixture.Loaded.Tokenizer.Encode(prompt, addBos: true), Greedy with { MaxTokens = maxTokens });
-
-    IReadOnlyList<int> Solo(GenerationRequest request) =>
-        new BatchGenerator(fixture.Loaded.Model, fixture.Loaded.Tokenizer).Generate([request]).Results[0].TokenIds;
+    IReadOnlyList<int> Solo(GenerationRequest request) => fixture.SoloTokens(request);
 
     // Two lanes with the given limits, each an engine over its own copy of the fixture's model.
     ServingLanes TwoLanes(LoadedModel second, SchedulerOptions first, SchedulerOptions other) =>

@@ -10,14 +10,10 @@ namespace Granary.Engine.Tests.Serving;
 /// <summary>Continuous batching through the loop: who runs in which step, and that batching never changes tokens.</summary>
 public sealed class ServingLoopBatchingTests(SmallModelFixture fixture) : IClassFixture<SmallModelFixture>
 {
-    static readonly SamplingParams Greedy = new() { Temperature = 0, IgnoreEos = true };
-
-    GenerationRequest Request(string prompt, int maxTokens) =>
-        new(fixture.Loaded.Tokenizer.Encode(prompt, addBos: true), Greedy with { MaxTokens = maxTokens });
+    GenerationRequest Request(string prompt, int maxTokens) => fixture.GreedyRequest(prompt, maxTokens);
 
     // NOTE: solo runs happen before a loop starts stepping: the loop thread and the test never share the model at once.
-    IReadOnlyList<int> Solo(GenerationRequest request) =>
-        new BatchGenerator(fixture.Loaded.Model, fixture.Loaded.Tokenizer).Generate([request]).Results[0].TokenIds;
+    IReadOnlyList<int> Solo(GenerationRequest request) => fixture.SoloTokens(request);
 
     [Fact]
     public async Task A_request_submitted_while_another_decodes_joins_the_running_batch_at_the_next_step()

@@ -14,11 +14,9 @@ public sealed class ServingLoopLifecycleTests(SmallModelFixture fixture) : IClas
     static readonly SamplingParams Greedy = new() { Temperature = 0, IgnoreEos = true };
     static readonly ServingLoad Idle = new(0, 0, 0);
 
-    GenerationRequest Request(string prompt, int maxTokens) =>
-        new(fixture.Loaded.Tokenizer.Encode(prompt, addBos: true), Greedy with { MaxTokens = maxTokens });
+    GenerationRequest Request(string prompt, int maxTokens) => fixture.GreedyRequest(prompt, maxTokens);
 
-    IReadOnlyList<int> Solo(GenerationRequest request) =>
-        new BatchGenerator(fixture.Loaded.Model, fixture.Loaded.Tokenizer).Generate([request]).Results[0].TokenIds;
+    IReadOnlyList<int> Solo(GenerationRequest request) => fixture.SoloTokens(request);
 
     [Fact]
     public async Task A_full_queue_refuses_with_QueueFullException_and_the_loop_keeps_serving()
