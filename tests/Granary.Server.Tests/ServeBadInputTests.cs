@@ -17,6 +17,8 @@ public sealed class ServeBadInputTests(BadInputFixture models) : IClassFixture<B
     [InlineData("--plan", "pp=99", "--plan: plan pp=99: pp=99 needs at least 99 layers")]
     [InlineData("--plan", "tp=3", "--plan: plan tp=3: tp=3 must divide")]
     [InlineData("--devices", "-1", "--devices")]
+    [InlineData("--pipeline-lanes", "0", "--pipeline-lanes")]
+    [InlineData("--pipeline-lanes", "17", "--pipeline-lanes) must be in 1..16")]
     public void A_bad_flag_is_named(string flag, string value, string named)
     {
         var result = GranaryProcess.Run(Timeout, "serve", "--model", models.ModelDir, flag, value);

@@ -36,12 +36,13 @@ public sealed class PipelineClusterEndToEndTests : IAsyncLifetime
         const string prompt = "def fibonacci(n):";
         string expected = ReferenceText(prompt, maxTokens: 10);
 
-        foreach (var silo in Silos)
+        // Two requests through each process at once: the router's serving lanes (one per stage) take them together.
+        var texts = await Task.WhenAll(Silos.SelectMany(silo => Enumerable.Range(0, 2).Select(async _ =>
         {
             using var http = new HttpClient { BaseAddress = silo.HttpAddress, Timeout = TimeSpan.FromSeconds(60) };
-            var text = await Complete(http, prompt, maxTokens: 10);
-            Assert.Equal(expected, text);
-        }
+            return await Complete(http, prompt, maxTokens: 10);
+        })));
+        Assert.All(texts, text => Assert.Equal(expected, text));
 
         using var client = new HttpClient { BaseAddress = Silos[0].HttpAddress };
         var cluster = await client.GetFromJsonAsync<JsonElement>("/v1/cluster");
@@ -51,6 +52,7 @@ public sealed class PipelineClusterEndToEndTests : IAsyncLifetime
         Assert.Equal(3, shards.Count);
         Assert.Equal(3, shards.Select(s => s.GetProperty("silo").GetString()).Distinct().Count()); // one stage per process
         Assert.Equal([0, 1, 2], shards.Select(s => s.GetProperty("stage").GetInt32()));
+        Assert.Equal(3, deployment.GetProperty("serving_lanes").GetInt32());
     }
 
     static async Task<string> Complete(HttpClient http, string prompt, int maxTokens)
