@@ -57,10 +57,11 @@ public static class DecodeBenchmark
         {
             int laneBatch = batchSize / numLanes + (lane < batchSize % numLanes ? 1 : 0);
             var random = new Random(batchSize * 31 + lane);
-            var caches = Enumerable.Range(0, laneBatch).Select(_ => model.NewCache(promptTokens + numWarmupSteps + numSteps)).ToList();
+            var caches = new List<IKvCache>();
             bool signalled = false;
             try
             {
+                for (int i = 0; i < laneBatch; i++) caches.Add(model.NewCache(promptTokens + numWarmupSteps + numSteps));
                 model.Step(caches.Select(c => new StepInput(c, RandomTokens(random, promptTokens, model.Config.VocabSize))).ToList()).Dispose();
                 for (int i = 0; i < numWarmupSteps; i++) DecodeStep(model, caches, random);
                 signalled = true;
@@ -72,7 +73,7 @@ public static class DecodeBenchmark
             catch (Exception e)
             {
                 failures[lane] = e;
-                if (!signalled) ready.RemoveParticipant(); // the other lanes must not wait for this one
+                if (!signalled) LeaveBarrier(ready); // the other lanes must not wait for this one
             }
             finally
             {
@@ -84,6 +85,18 @@ public static class DecodeBenchmark
         if (failures.FirstOrDefault(f => f is not null) is { } failure) throw new InvalidOperationException($"a decode lane failed: {failure.Message}", failure);
         double seconds = elapsed.Max();
         return new DecodeMeasurement(batchSize, numSteps, seconds / numSteps, batchSize * numSteps / seconds);
+    }
+
+    static void LeaveBarrier(Barrier barrier)
+    {
+        try
+        {
+            barrier.RemoveParticipant();
+        }
+        catch (Exception e) when (e is InvalidOperationException or BarrierPostPhaseException)
+        {
+            // The phase ended anyway (or its action failed, which the lanes that waited report).
+        }
     }
 
     // The sampled token does not change the cost of a step; random ids keep the benchmark independent of sampling.

@@ -25,20 +25,27 @@ public sealed record SchedulerOptions
     public int? MaxSequenceTokens { get; init; }
 
     /// <summary>
-    /// One of <paramref name="numLanes"/> lanes' share of these limits, so that the lanes together keep them:
-    /// running sequences and waiting requests divided (rounded up), the KV budget divided (rounded down). The
-    /// per-step token limit (a step's length) and the per-sequence limit stay as they are.
+    /// Lane <paramref name="lane"/>'s share of these limits when <paramref name="numLanes"/> lanes split them, so
+    /// that the shares add up to them exactly: running sequences, waiting requests and the KV budget divided,
+    /// the first lanes taking one more where they do not divide. The per-step token limit (a step's length)
+    /// and the per-sequence limit stay as they are.
     /// </summary>
-    public SchedulerOptions ShareOf(int numLanes)
+    public SchedulerOptions ShareOf(int lane, int numLanes)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(numLanes, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(lane);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(lane, numLanes);
+        if (MaxNumRunningSequences < numLanes)
+            throw new ArgumentException($"{numLanes} lanes need at least as many running sequences (MaxNumRunningSequences is {MaxNumRunningSequences})", nameof(numLanes));
         if (numLanes == 1) return this;
         return this with
         {
-            MaxNumRunningSequences = (MaxNumRunningSequences + numLanes - 1) / numLanes,
-            MaxNumWaiting = (MaxNumWaiting + numLanes - 1) / numLanes,
-            KvCacheTokenBudget = KvCacheTokenBudget == long.MaxValue ? long.MaxValue : KvCacheTokenBudget / numLanes,
+            MaxNumRunningSequences = (int)Part(MaxNumRunningSequences),
+            MaxNumWaiting = (int)Part(MaxNumWaiting),
+            KvCacheTokenBudget = KvCacheTokenBudget == long.MaxValue ? long.MaxValue : Part(KvCacheTokenBudget),
         };
+
+        long Part(long total) => total / numLanes + (lane < total % numLanes ? 1 : 0);
     }
 
     public string? Validate()

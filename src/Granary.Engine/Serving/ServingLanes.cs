@@ -64,11 +64,13 @@ public sealed class ServingLanes : IDisposable
     /// <summary>Ends every open stream of every lane with an "unavailable" error saying <paramref name="reason"/>.</summary>
     public void Stop(string reason)
     {
-        foreach (var lane in _lanes) lane.Stop(reason);
+        foreach (var lane in _lanes) lane.BeginStop(reason); // all at once: none takes another step while another stops
+        Dispose();
     }
 
     public void Dispose()
     {
+        foreach (var lane in _lanes) lane.BeginStop();
         foreach (var lane in _lanes) lane.Dispose();
     }
 }

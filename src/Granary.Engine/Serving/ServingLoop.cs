@@ -30,6 +30,7 @@ public sealed class ServingLoop : IDisposable
     volatile bool _stopping;
     string _stopReason = "the deployment shut down before the request finished; retry it";
     bool _isClosed; // guarded by _closing: the thread has exited and commands run on their caller's thread
+    bool _disposed; // guarded by _closing
     volatile ServingLoad _load = new(0, 0, 0);
     int _numOpen; // requests submitted and not yet ended (read from any thread, for lanes to balance on)
     readonly StepMetricLabels? _metricLabels;
@@ -221,16 +222,34 @@ public sealed class ServingLoop : IDisposable
     /// <summary>Ends every open stream with an "unavailable" error saying <paramref name="reason"/> and stops the thread.</summary>
     public void Stop(string reason)
     {
-        _stopReason = reason;
+        BeginStop(reason);
         Dispose();
     }
 
-    /// <summary>Ends every open stream with an "unavailable" error and stops the thread.</summary>
+    /// <summary>
+    /// Tells the thread to stop after its current step (failing every open stream with <paramref name="reason"/>)
+    /// without waiting for it: <see cref="Dispose"/> then waits. Lets several loops stop at once.
+    /// </summary>
+    public void BeginStop(string? reason = null)
+    {
+        lock (_closing)
+        {
+            if (_stopping) return;
+            if (reason is not null) _stopReason = reason;
+            _stopping = true;
+        }
+        _wake.Release();
+    }
+
+    /// <summary>Ends every open stream with an "unavailable" error and stops the thread (waiting for it).</summary>
     public void Dispose()
     {
-        if (_stopping) return;
-        _stopping = true;
-        _wake.Release();
+        BeginStop();
+        lock (_closing)
+        {
+            if (_disposed) return;
+            _disposed = true;
+        }
         _thread.Join();
         _engine.Scheduler.RemoveLeavers();
         _wake.Dispose();

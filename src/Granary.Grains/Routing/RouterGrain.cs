@@ -45,7 +45,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
     ICausalLm? _model;
     DraftModel? _draft;          // a draft beside the engine (DraftPlacementMode.Local)
     GrainDrafter? _grainDrafter; // or one on a draft grain, per placement
-    InferenceEngine? _engine;   // the first lane's (the only one that may speculate)
+    InferenceEngine? _engine;   // the first lane's (a deployment that speculates has only one)
     KvTierManager? _kvTiers;
     ServingLanes? _lanes;
     IReadOnlyList<ShardReport> _shards = [];
@@ -106,7 +106,7 @@ public sealed class RouterGrain(DeploymentCatalog catalog, IClusterMembershipSer
             if (_model is GrainShardedCausalLm pipelined) pipelined.MicroBatches.Fixed = PipelineLanes.MicroBatchesFor(numLanes);
             var target = _model;
             var engines = Enumerable.Range(0, numLanes)
-                .Select(_ => new InferenceEngine(target, tokenizer, scheduler.ShareOf(numLanes), drafter, deployment.Speculation, _kvTiers)).ToList();
+                .Select(lane => new InferenceEngine(target, tokenizer, scheduler.ShareOf(lane, numLanes), drafter, deployment.Speculation, _kvTiers)).ToList();
             _engine = engines[0];
             _lanes = new ServingLanes(engines, $"granary-router-{deployment.Name}", new StepMetricLabels(deployment.Name, IsWholeModel: deployment.Plan.IsSingle));
             logger.LogInformation("Deployment {Name}: loaded {Directory} on {Device}, plan {Plan}{Lanes}, in {Seconds:F1} s{Draft}", deployment.Name,

@@ -124,10 +124,22 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         long started = Stopwatch.GetTimestamp();
         Task<TensorPayload>[] chains;
         int numMicroBatches;
+        long[] released;
         // NOTE: under the lock, a step takes the queued operations and sends its calls behind those of the steps
         // that entered before it, so every shard sees operations and steps in one order whichever thread stepped.
-        lock (_entry) (chains, numMicroBatches) = EnterPipeline(inputs, caches);
-        var outputs = Wait(Task.WhenAll(chains));
+        lock (_entry) (chains, numMicroBatches, released) = EnterPipeline(inputs, caches);
+        TensorPayload[] outputs;
+        try
+        {
+            outputs = Wait(Task.WhenAll(chains));
+        }
+        catch
+        {
+            // The stages after the failure never heard of these sequences' end: the next step tells them (a shard
+            // that did hear forgets a sequence once; hearing again changes nothing).
+            foreach (long id in released) _released.Enqueue(id);
+            throw;
+        }
         for (int i = 0; i < caches.Count; i++) caches[i].Advance(inputs[i].TokenIds.Count);
         int numTokens = inputs.Sum(i => i.TokenIds.Count);
         Traffic.CountStep(numTokens);
@@ -148,7 +160,7 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
 
     // Cuts the step into micro-batches and chains their calls stage by stage: each call waits for its own input
     // and for the call sent to its stage before it (this step's previous micro-batch, or another step's).
-    (Task<TensorPayload>[] Chains, int NumMicroBatches) EnterPipeline(IReadOnlyList<StepInput> inputs, List<RemoteKvCache> caches)
+    (Task<TensorPayload>[] Chains, int NumMicroBatches, long[] Released) EnterPipeline(IReadOnlyList<StepInput> inputs, List<RemoteKvCache> caches)
     {
         var (released, kvOpsHere) = TakeQueued();
         var microBatches = Split(inputs.Count, MicroBatches.Choose(inputs.Count));
@@ -173,9 +185,10 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
             var previous = _stageTails[stage];
             for (int m = 0; m < chains.Length; m++)
                 previous = chains[m] = ForwardAfter(stage, chains[m], previous, requests[m]);
-            _stageTails[stage] = previous;
+            // The tail only orders the next call: it need not keep this one's output (the logits, at the last stage).
+            _stageTails[stage] = previous.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
-        return (chains, microBatches.Count);
+        return (chains, microBatches.Count, released);
     }
 
     TensorPayload RunSequenceParallelStages(IReadOnlyList<StepInput> inputs, IReadOnlyList<RemoteKvCache> caches, long[] released, KvTiers.KvBlockOp[]? kvOps)

@@ -69,7 +69,8 @@ public sealed class GranaryServerOptions
     /// <summary>
     /// Serving lanes of a pipelined plan: engines of their own over the same shards, each with its share of the
     /// running sequences, whose steps overlap in the stages. None: one per pipeline stage where the deployment
-    /// allows it (no vocabulary or sequence parallelism, no draft, no KV tier); 1 turns lanes off.
+    /// allows it (no vocabulary or sequence parallelism, no draft, no KV tier, at least one running sequence per
+    /// lane, and a share of the KV budget that holds a whole sequence); 1 turns lanes off.
     /// </summary>
     public int? PipelineLanes { get; set; }
 

@@ -5,20 +5,28 @@ namespace Granary.Engine.Tests.Scheduling;
 public sealed class SchedulerOptionsShareTests
 {
     [Fact]
-    public void Lanes_shares_keep_the_deployments_limits_together()
+    public void Lanes_shares_add_up_to_the_deployments_limits()
     {
-        var options = new SchedulerOptions { MaxNumRunningSequences = 9, MaxNumBatchedTokens = 512, MaxNumWaiting = 5, KvCacheTokenBudget = 1001, MaxSequenceTokens = 300 };
+        var options = new SchedulerOptions { MaxNumRunningSequences = 10, MaxNumBatchedTokens = 512, MaxNumWaiting = 5, KvCacheTokenBudget = 1001, MaxSequenceTokens = 300 };
 
-        var share = options.ShareOf(2);
+        var shares = Enumerable.Range(0, 3).Select(lane => options.ShareOf(lane, 3)).ToList();
 
-        Assert.Equal(5, share.MaxNumRunningSequences);   // rounded up: 9 sequences still fit
-        Assert.Equal(3, share.MaxNumWaiting);
-        Assert.Equal(500, share.KvCacheTokenBudget);     // rounded down: never more KV than the budget
-        Assert.Equal(512, share.MaxNumBatchedTokens);    // a step's length, not a capacity
-        Assert.Equal(300, share.MaxSequenceTokens);
-        Assert.Null(share.Validate());
-        Assert.Same(options, options.ShareOf(1));
-        Assert.Equal(long.MaxValue, new SchedulerOptions().ShareOf(4).KvCacheTokenBudget); // unlimited stays unlimited
-        Assert.Throws<ArgumentOutOfRangeException>(() => options.ShareOf(0));
+        Assert.Equal([4, 3, 3], shares.Select(s => s.MaxNumRunningSequences));
+        Assert.Equal([2, 2, 1], shares.Select(s => s.MaxNumWaiting));
+        Assert.Equal([334L, 334, 333], shares.Select(s => s.KvCacheTokenBudget));
+        Assert.All(shares, s => Assert.Equal(512, s.MaxNumBatchedTokens)); // a step's length, not a capacity
+        Assert.All(shares, s => Assert.Equal(300, s.MaxSequenceTokens));
+        Assert.All(shares, s => Assert.Null(s.Validate()));
+        Assert.Same(options, options.ShareOf(0, 1));
+        Assert.Equal(long.MaxValue, new SchedulerOptions().ShareOf(3, 4).KvCacheTokenBudget); // unlimited stays unlimited
+    }
+
+    [Fact]
+    public void More_lanes_than_running_sequences_or_a_lane_out_of_range_is_refused()
+    {
+        var options = new SchedulerOptions { MaxNumRunningSequences = 2 };
+        Assert.Throws<ArgumentException>(() => options.ShareOf(0, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => options.ShareOf(2, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => options.ShareOf(0, 0));
     }
 }

@@ -28,8 +28,8 @@ public sealed class ServingLanesTests(SmallModelFixture fixture) : IClassFixture
     public async Task Requests_alternate_over_idle_lanes_and_each_gets_its_solo_tokens()
     {
         using var second = ModelLoader.Load(fixture.Path, new ModelLoadOptions());
-        var share = new SchedulerOptions { MaxNumRunningSequences = 8, KvCacheTokenBudget = 1000 }.ShareOf(2);
-        using var lanes = TwoLanes(second, share, share);
+        var options = new SchedulerOptions { MaxNumRunningSequences = 8, KvCacheTokenBudget = 1000 };
+        using var lanes = TwoLanes(second, options.ShareOf(0, 2), options.ShareOf(1, 2));
         // Long enough that none ends while the burst is submitted: each lane counts a request from its submission.
         var requests = Enumerable.Range(0, 6).Select(i => Request($"prompt number {i}", maxTokens: 40 + i)).ToList();
         var solos = requests.Select(Solo).ToList();

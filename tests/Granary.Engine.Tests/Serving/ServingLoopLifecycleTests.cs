@@ -37,7 +37,11 @@ public sealed class ServingLoopLifecycleTests(SmallModelFixture fixture) : IClas
         Assert.Equal(solo, Tokens(await ReadAll(running)));
         Assert.Equal(solo, Tokens(await ReadAll(await waiting)));
         Assert.Equal(solo, Tokens(await ReadAll(await harness.Loop.SubmitAsync(request))));
+        await NoneOpen(harness.Loop); // the refused one was never counted as open
     }
+
+    // Lanes balance on this count: every way a request ends (finished, cancelled, refused, failed) must end its count.
+    static Task NoneOpen(ServingLoop loop) => Eventually(() => loop.NumOpenRequests == 0, "no request is open");
 
     public static TheoryData<string> BadRequests => ["empty prompt", "token id past the vocabulary", "negative token id",
         "prompt as long as the context", "negative temperature", "zero max_tokens", "negative top_logprobs", "more KV than the budget"];
@@ -87,7 +91,9 @@ public sealed class ServingLoopLifecycleTests(SmallModelFixture fixture) : IClas
         Assert.Equal(2, chunks.Count);
         Assert.All(chunks, c => Assert.False(c.IsLast));
         Assert.Equal(Idle, harness.Loop.Load);
+        Assert.Equal(0, harness.Loop.NumOpenRequests);
         Assert.Equal(nextSolo, Tokens(await ReadAll(await harness.Loop.SubmitAsync(next))));
+        await NoneOpen(harness.Loop);
     }
 
     [Fact]
@@ -137,6 +143,7 @@ public sealed class ServingLoopLifecycleTests(SmallModelFixture fixture) : IClas
             Assert.Null(chunks[^1].FinishReason);
             Assert.All(chunks.SkipLast(1), c => Assert.Null(c.Error));
         }
+        Assert.Equal(0, harness.Loop.NumOpenRequests);
     }
 
     [Fact]
@@ -150,6 +157,7 @@ public sealed class ServingLoopLifecycleTests(SmallModelFixture fixture) : IClas
         var submitted = harness.Loop.SubmitAsync(Request("too late", maxTokens: 2));
         await Assert.ThrowsAsync<ObjectDisposedException>(() => submitted.WaitAsync(TestTimeout));
         Assert.Equal(ServingErrorKind.Unavailable, (await ReadAll(unread))[^1].Error?.Kind);
+        Assert.Equal(0, harness.Loop.NumOpenRequests);
     }
 
     [Fact]

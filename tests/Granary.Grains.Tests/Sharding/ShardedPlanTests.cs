@@ -72,7 +72,7 @@ public sealed class ShardedPlanTests(ShardedClusterFixture fixture)
             var reference = await Task.Run(() => MixedStepScript.Run(fixture.Reference.Model));
             using var together = new Barrier(threads); // every step of every thread starts with the others'
             var results = await Task.WhenAll(Enumerable.Range(0, threads).Select(_ =>
-                Task.Factory.StartNew(() => MixedStepScript.Run(model, beforeEachStep: () => together.SignalAndWait(TestTimeout)), TaskCreationOptions.LongRunning)));
+                Task.Factory.StartNew(() => MixedStepScript.Run(model, beforeEachStep: () => Assert.True(together.SignalAndWait(TestTimeout), "another thread's step never came")), TaskCreationOptions.LongRunning)));
             foreach (var result in results)
             {
                 Assert.Equal(reference.Tokens, result.Tokens);
