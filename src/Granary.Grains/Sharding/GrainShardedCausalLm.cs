@@ -68,8 +68,8 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
 
     /// <summary>
     /// Whether several threads may step this model at once, each with its own sequences (the router's pipeline
-    /// lanes): their steps then go through the stages in the order they entered, one at a time per stage, so
-    /// stage s+1 runs one lane's step while stage s runs the next lane's. Not under vocabulary parallelism (a
+    /// lanes): their steps then go through the stages in the order they entered, each stage running one call at
+    /// a time, so stage s+1 runs one lane's step while stage s runs the next lane's. Not under vocabulary parallelism (a
     /// vocabulary part keeps only the latest step's logits) or sequence parallelism (its steps are not chained).
     /// </summary>
     public bool SupportsConcurrentSteps => !SplitsVocabulary && sequenceShards == 1;
@@ -182,11 +182,18 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         }
         for (int stage = 0; stage < stages.Count; stage++)
         {
-            var previous = _stageTails[stage];
+            // A lone rank's grain runs its calls one at a time in the order they arrive, so the next call may follow
+            // as soon as this one is sent and wait there, never leaving the stage idle for a round trip. Several
+            // ranks must meet in their all-reduces step by step: there the next call waits for this one to finish.
+            bool queues = stages[stage].Count == 1;
             for (int m = 0; m < chains.Length; m++)
-                previous = chains[m] = ForwardAfter(stage, chains[m], previous, requests[m]);
-            // The tail only orders the next call: it need not keep this one's output (the logits, at the last stage).
-            _stageTails[stage] = previous.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            {
+                var sent = new TaskCompletionSource(); // inline continuations: the next call goes out at once
+                chains[m] = ForwardAfter(stage, chains[m], _stageTails[stage], requests[m], sent);
+                // The tail only orders the next call: it need not keep this one's output (the logits, at the last stage).
+                _stageTails[stage] = queues ? sent.Task
+                    : chains[m].ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
         }
         return (chains, microBatches.Count, released);
     }
@@ -263,19 +270,31 @@ public sealed class GrainShardedCausalLm(ModelConfig config, IReadOnlyList<IRead
         return calls.Result;
     }
 
-    async Task<TensorPayload> ForwardAfter(int stage, Task<TensorPayload> input, Task previousAtStage, Func<TensorPayload, ShardStepRequest> request)
+    // Sends the call once its input is ready and the stage's previous call allows (see EnterPipeline), then says
+    // so through sent (also when it never sends: the input failed), and returns the stage's output.
+    async Task<TensorPayload> ForwardAfter(int stage, Task<TensorPayload> input, Task previousAtStage, Func<TensorPayload, ShardStepRequest> request, TaskCompletionSource sent)
     {
+        Task<ShardStepResult[]> calls;
+        long started;
         try
         {
-            await previousAtStage.ConfigureAwait(false);
+            try
+            {
+                await previousAtStage.ConfigureAwait(false);
+            }
+            catch
+            {
+                // The earlier call's failure is reported by its own chain.
+            }
+            var payload = await input.ConfigureAwait(false);
+            started = Stopwatch.GetTimestamp();
+            calls = Task.WhenAll(stages[stage].Select(rank => rank.Forward(request(payload))));
         }
-        catch
+        finally
         {
-            // The earlier call's failure is reported by its own chain.
+            sent.TrySetResult();
         }
-        var payload = await input.ConfigureAwait(false);
-        long started = Stopwatch.GetTimestamp();
-        var results = await Task.WhenAll(stages[stage].Select(rank => rank.Forward(request(payload)))).ConfigureAwait(false);
+        var results = await calls.ConfigureAwait(false);
         double callMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         var output = results[0].Output ?? throw new InvalidOperationException($"rank 0 of stage {stage} returned no output");
         Traffic.CountCall(callMs, results.Max(r => r.ForwardMs), stage < stages.Count - 1 ? output.NumBytes : 0);

@@ -46,7 +46,10 @@ public sealed class ShardTraffic
 
 public sealed record ShardTrafficSnapshot(long Steps, long Tokens, long StageCalls, double CallMs, double ForwardMs, long BytesBetweenStages, long VocabularyBytes = 0)
 {
-    /// <summary>Mean router-observed time of a stage call beyond the shard's own forward.</summary>
+    /// <summary>
+    /// Mean router-observed time of a stage call beyond the shard's own forward: messaging, and where calls queue
+    /// at a stage (serving lanes, micro-batches) the wait behind the call before.
+    /// </summary>
     public double MeanHopMs => StageCalls == 0 ? 0 : (CallMs - ForwardMs) / StageCalls;
 
     /// <summary>Mean time of a shard's own forward per stage call.</summary>
