@@ -18,15 +18,10 @@ public static class DecodeBenchmark
         Action? beforeTimedSteps = null)
     {
         var random = new Random(batchSize);
-        int vocab = model.Config.VocabSize;
-        var caches = Enumerable.Range(0, batchSize)
-            .Select(_ => model.NewCache(promptTokens + numWarmupSteps + numSteps))
-            .ToList();
+        var caches = new List<IKvCache>();
         try
         {
-            var prompts = caches.Select(c => new StepInput(c, RandomTokens(random, promptTokens, vocab))).ToList();
-            model.Step(prompts).Dispose();
-            for (int i = 0; i < numWarmupSteps; i++) DecodeStep(model, caches, random);
+            StartSequences(model, caches, batchSize, promptTokens, numWarmupSteps, numSteps, random);
             beforeTimedSteps?.Invoke();
             var watch = Stopwatch.StartNew();
             for (int i = 0; i < numSteps; i++) DecodeStep(model, caches, random);
@@ -61,9 +56,7 @@ public static class DecodeBenchmark
             bool signalled = false;
             try
             {
-                for (int i = 0; i < laneBatch; i++) caches.Add(model.NewCache(promptTokens + numWarmupSteps + numSteps));
-                model.Step(caches.Select(c => new StepInput(c, RandomTokens(random, promptTokens, model.Config.VocabSize))).ToList()).Dispose();
-                for (int i = 0; i < numWarmupSteps; i++) DecodeStep(model, caches, random);
+                StartSequences(model, caches, laneBatch, promptTokens, numWarmupSteps, numSteps, random);
                 signalled = true;
                 ready.SignalAndWait();
                 Interlocked.CompareExchange(ref started, Stopwatch.GetTimestamp(), 0);
@@ -85,6 +78,15 @@ public static class DecodeBenchmark
         if (failures.FirstOrDefault(f => f is not null) is { } failure) throw new InvalidOperationException($"a decode lane failed: {failure.Message}", failure);
         double seconds = elapsed.Max();
         return new DecodeMeasurement(batchSize, numSteps, seconds / numSteps, batchSize * numSteps / seconds);
+    }
+
+    // Makes count sequences (their caches go into caches, which the caller disposes), prefills them with random
+    // prompts together and takes the warm-up steps.
+    static void StartSequences(ICausalLm model, List<IKvCache> caches, int count, int promptTokens, int numWarmupSteps, int numSteps, Random random)
+    {
+        for (int i = 0; i < count; i++) caches.Add(model.NewCache(promptTokens + numWarmupSteps + numSteps));
+        model.Step(caches.Select(c => new StepInput(c, RandomTokens(random, promptTokens, model.Config.VocabSize))).ToList()).Dispose();
+        for (int i = 0; i < numWarmupSteps; i++) DecodeStep(model, caches, random);
     }
 
     static void LeaveBarrier(Barrier barrier)

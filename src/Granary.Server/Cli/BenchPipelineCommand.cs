@@ -68,7 +68,7 @@ internal sealed record PipelineBenchReport(
     public static PipelineBenchReport From(string model, IReadOnlyList<PipelineBenchRun> runs)
     {
         var rows = runs.Select(PipelineBenchRow.From).ToList();
-        // The headline is pp=2 as the router serves it: its first row (default lanes, micro-batching measured).
+        // The headline is pp=2 as the router serves it: its first row (its default serving lanes).
         double? pp2 = rows.FirstOrDefault(r => r.Plan == "pp=2")?.RatioToNone;
         return new PipelineBenchReport(model, TorchSharp.torch.get_num_threads(), Granary.Model.Runtime.TorchRuntime.MklStatus, rows, pp2, TargetRatio);
     }
